@@ -1,2 +1,23 @@
-// Composition root of the edge daemon (see docs/design). Filled in by the data-path work.
-return 0;
+using Fractal.Agent;
+using Fractal.Agent.Systemd;
+using Fractal.Agent.Sync;
+using Microsoft.Extensions.Hosting;
+
+// Composition root of the edge daemon: configuration, systemd integration, and the libraries'
+// AddXxx registrations. Everything else lives in the libraries.
+try
+{
+    var builder = AgentHostBuilder.Create(args);
+    builder.Services.AddSystemd();
+    builder.Services.AddSystemdNotifications();
+    builder.Services.AddFractalSync(builder.Configuration);
+    using var host = builder.Build();
+    await host.RunAsync();
+    return ExitCodes.Success;
+}
+catch (Exception ex) when (ConfigurationErrors.TryDescribe(ex, out var message))
+{
+    // EX_CONFIG: systemd's RestartPreventExitStatus=78 keeps the unit from restart-looping.
+    await Console.Error.WriteLineAsync($"fractal-agent: {message}");
+    return ExitCodes.BadConfiguration;
+}

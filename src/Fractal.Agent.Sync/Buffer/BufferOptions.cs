@@ -1,0 +1,65 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Fractal.Agent.Sync.Buffer;
+
+/// <summary>The durable buffer: where it lives, how much disk it may take, how it commits.</summary>
+public sealed class BufferOptions
+{
+    public const string SectionName = "Buffer";
+
+    /// <summary>
+    /// Buffer file name, relative to the agent's state directory unless absolute.
+    /// <value>The default value is <c>buffer.db</c>.</value>
+    /// </summary>
+    [Required]
+    public string File { get; set; } = "buffer.db";
+
+    /// <summary>
+    /// Global quota on buffered record bytes (payload plus per-record overhead), across streams.
+    /// <value>The default value is 256 MiB.</value>
+    /// </summary>
+    [Range(64 * 1024, long.MaxValue)]
+    public long QuotaBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>
+    /// Most appends committed in one transaction (group commit).
+    /// <value>The default value is 2000.</value>
+    /// </summary>
+    [Range(1, 100_000)]
+    public int MaxGroupCommit { get; set; } = 2000;
+
+    /// <summary>
+    /// Whether each group commit is flushed to the device (fsync) before acknowledgements go out.
+    /// Off only for benchmarks of the storage limit; an acknowledged message must survive power loss.
+    /// <value>The default value is <see langword="true"/>.</value>
+    /// </summary>
+    public bool FlushToDevice { get; set; } = true;
+
+    /// <summary>
+    /// How many source message ids per stream are remembered to drop redelivered messages.
+    /// <value>The default value is 100000.</value>
+    /// </summary>
+    [Range(0, 10_000_000)]
+    public int DedupeWindow { get; set; } = 100_000;
+
+    /// <summary>
+    /// Interval of housekeeping: deleting drained records, expiring TTLs, giving disk space back.
+    /// <value>The default value is 5 seconds.</value>
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The file is rebuilt (shrunk) when it is larger than this and at least twice the live data.
+    /// <value>The default value is 8 MiB.</value>
+    /// </summary>
+    [Range(0, long.MaxValue)]
+    public long ReclaimThresholdBytes { get; set; } = 8L * 1024 * 1024;
+
+    /// <summary>
+    /// Dead letters kept (oldest dropped first); each keeps at most 4 KiB of the payload.
+    /// <value>The default value is 10000.</value>
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int DeadLetterCapacity { get; set; } = 10_000;
+}

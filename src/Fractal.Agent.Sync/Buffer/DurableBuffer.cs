@@ -1,0 +1,958 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Fractal.Agent.Sync.Identity;
+using Fractal.Agent.Sync.Metrics;
+using LiteDB;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Fractal.Agent.Sync.Buffer;
+
+/// <summary>
+/// The agent's durable store-and-forward buffer on LiteDB (docs/design/0002-durable-buffer.md).
+/// </summary>
+/// <remarks>
+/// One writer task owns every write: appends, dead letters, checkpoint advances and
+/// housekeeping are queued and applied in group commits (one LiteDB transaction, then one
+/// fsync), and only then are their tasks completed, so an acknowledgement sent on completion
+/// is never for data a power cut could take. Uplinks read concurrently from committed data.
+/// </remarks>
+public sealed partial class DurableBuffer : IAsyncDisposable
+{
+    private const string StreamsCollection = "streams";
+    private const string CheckpointsCollection = "checkpoints";
+    private const string LedgerCollection = "ledger";
+    private const string DeadLettersCollection = "deadletters";
+    private const string LedgerStreamKey = "$ledger";
+    private const int DeadLetterPayloadLimit = 4096;
+
+    private readonly BufferOptions _options;
+    private readonly StreamCatalog _catalog;
+    private readonly TimeProvider _time;
+    private readonly SyncMetrics _metrics;
+    private readonly ILogger<DurableBuffer> _logger;
+    private readonly Channel<WorkItem> _work;
+    private readonly ConcurrentDictionary<string, StreamState> _streams = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Uplink, string Stream), ulong> _checkpoints = new();
+    private readonly HashSet<string> _uplinks = new(StringComparer.Ordinal);
+    private readonly Queue<AppendWork> _blocked = new();
+    private readonly List<Action> _completions = [];
+    private readonly Random _reservoirRandom = new();
+    private TaskCompletionSource _committed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private LiteDatabase? _db;
+    private Task? _writer;
+    private long _bufferedBytes;
+    private long _bufferedRecords;
+    private int _nextCollectionIndex;
+
+    public DurableBuffer(IOptions<BufferOptions> options, StreamCatalog catalog, NodeIdentity identity, TimeProvider time, SyncMetrics metrics, ILogger<DurableBuffer> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(identity);
+        _options = options.Value;
+        _catalog = catalog;
+        _time = time;
+        _metrics = metrics;
+        _logger = logger;
+        FilePath = identity.ResolvePath(_options.File);
+        // Bounded: a flood of sensor messages waits here (and so is not acknowledged) instead of
+        // growing memory without limit.
+        _work = Channel.CreateBounded<WorkItem>(new BoundedChannelOptions(Math.Max(1024, _options.MaxGroupCommit * 4))
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+        });
+    }
+
+    /// <summary>Path of the buffer's LiteDB file (LiteDB keeps its write-ahead log beside it as <c>*-log.db</c>).</summary>
+    public string FilePath { get; }
+
+    private string LogFilePath => Path.Combine(Path.GetDirectoryName(FilePath)!, Path.GetFileNameWithoutExtension(FilePath) + "-log" + Path.GetExtension(FilePath));
+
+    /// <summary>
+    /// Declares an uplink whose checkpoints hold data: a reading is deleted only once every
+    /// declared uplink has had it acknowledged. Call before <see cref="Open"/>.
+    /// </summary>
+    public void RegisterUplink(string name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        if (_writer is not null)
+        {
+            throw new InvalidOperationException("Uplinks must be registered before the buffer is opened.");
+        }
+
+        _uplinks.Add(name);
+    }
+
+    /// <summary>Opens (recovering after a crash if needed) the buffer file and starts the writer.</summary>
+    public void Open()
+    {
+        if (_writer is not null)
+        {
+            return;
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(FilePath)!);
+        RecoverInterruptedRebuild();
+        _db = new LiteDatabase(new ConnectionString { Filename = FilePath, Connection = ConnectionType.Direct });
+        LoadState();
+        _writer = Task.Run(WriterLoopAsync);
+        PublishGauges();
+        BufferLog.Opened(_logger, FilePath, _bufferedRecords, _bufferedBytes);
+    }
+
+    /// <summary>
+    /// Appends a reading. Completes once the outcome is durable; under a full quota and a
+    /// push-back policy it stays pending (so the message stays unacknowledged) until space frees.
+    /// </summary>
+    public async ValueTask<AppendOutcome> AppendAsync(AppendRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var work = new AppendWork(request, _time.GetUtcNow().ToUnixTimeMilliseconds());
+        await _work.Writer.WriteAsync(work, cancellationToken);
+        return await work.Completion.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Keeps a rejected message with its reason; completes once durable.</summary>
+    public async ValueTask DeadLetterAsync(DeadLetter deadLetter, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(deadLetter);
+        var work = new DeadLetterWork(deadLetter, _time.GetUtcNow().ToUnixTimeMilliseconds());
+        await _work.Writer.WriteAsync(work, cancellationToken);
+        await work.Completion.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Records that <paramref name="uplink"/>'s far side acknowledged a stream up to <paramref name="sequence"/>.</summary>
+    public async ValueTask AdvanceCheckpointAsync(string uplink, string stream, ulong sequence, CancellationToken cancellationToken = default)
+    {
+        var work = new CheckpointWork(uplink, stream, sequence);
+        await _work.Writer.WriteAsync(work, cancellationToken);
+        await work.Completion.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Records that <paramref name="uplink"/>'s far side acknowledged the loss ledger up to <paramref name="ledgerId"/>.</summary>
+    public ValueTask AdvanceLedgerCheckpointAsync(string uplink, ulong ledgerId, CancellationToken cancellationToken = default)
+        => AdvanceCheckpointAsync(uplink, LedgerStreamKey, ledgerId, cancellationToken);
+
+    /// <summary>Runs housekeeping now (drained deletes, TTL expiry, dedupe pruning, giving disk space back).</summary>
+    public async ValueTask RunMaintenanceAsync(CancellationToken cancellationToken = default)
+    {
+        var work = new MaintenanceWork();
+        await _work.Writer.WriteAsync(work, cancellationToken);
+        await work.Completion.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Completes at the next group commit that stores readings or loss entries (uplinks wait on it when idle).</summary>
+    public Task DataCommitted => Volatile.Read(ref _committed).Task;
+
+    /// <summary>Whether the writer is running (it stops only on dispose); the systemd watchdog depends on it.</summary>
+    public bool IsWriterAlive => _writer is { IsCompleted: false };
+
+    /// <summary>Streams that have ever had a reading buffered.</summary>
+    public IReadOnlyCollection<string> Streams => _streams.Keys.ToArray();
+
+    /// <summary>The uplink's checkpoint for a stream: the highest sequence its far side acknowledged.</summary>
+    public ulong GetCheckpoint(string uplink, string stream) => _checkpoints.GetValueOrDefault((uplink, stream));
+
+    /// <summary>Readings of <paramref name="stream"/> after <paramref name="afterSequence"/>, oldest first, within the limits.</summary>
+    public IReadOnlyList<BufferedRecord> Read(string stream, ulong afterSequence, int maxRecords, long maxBytes)
+    {
+        var db = Database;
+        if (!_streams.TryGetValue(stream, out var state))
+        {
+            return [];
+        }
+
+        var result = new List<BufferedRecord>(Math.Min(maxRecords, 1024));
+        long bytes = 0;
+        foreach (var doc in db.GetCollection(state.Collection).Find(LiteDB.Query.GT("_id", (long)afterSequence), limit: maxRecords))
+        {
+            var record = ToRecord(doc, state.Policy.Priority);
+            bytes += record.QuotaBytes;
+            if (result.Count > 0 && bytes > maxBytes)
+            {
+                break;
+            }
+
+            result.Add(record);
+        }
+
+        return result;
+    }
+
+    /// <summary>Loss-ledger entries after <paramref name="afterLedgerId"/> (ascending).</summary>
+    public IReadOnlyList<LossLedgerEntry> ReadLosses(ulong afterLedgerId, int maxEntries)
+    {
+        return Database.GetCollection(LedgerCollection)
+            .Find(LiteDB.Query.GT("_id", (long)afterLedgerId), limit: maxEntries)
+            .Select(ToLedgerEntry)
+            .ToList();
+    }
+
+    /// <summary>The uplink's ledger checkpoint.</summary>
+    public ulong GetLedgerCheckpoint(string uplink) => GetCheckpoint(uplink, LedgerStreamKey);
+
+    /// <summary>Readings of a stream not yet acknowledged by <paramref name="uplink"/> (gaps from eviction counted as pending).</summary>
+    public long Backlog(string uplink)
+    {
+        long total = 0;
+        foreach (var (name, state) in _streams)
+        {
+            var last = state.NextSequence - 1;
+            var checkpoint = GetCheckpoint(uplink, name);
+            var oldest = Math.Max(checkpoint, state.FirstSequence - 1);
+            total += last > oldest ? (long)(last - oldest) : 0;
+        }
+
+        return total;
+    }
+
+    /// <summary>Dead letters kept, newest last.</summary>
+    public IReadOnlyList<(string Topic, string Reason, long AtUnixMs)> ReadDeadLetters(int max)
+    {
+        return Database.GetCollection(DeadLettersCollection).Find(LiteDB.Query.All(LiteDB.Query.Descending), limit: max)
+            .Select(d => (d["topic"].AsString, d["reason"].AsString, d["t"].AsInt64))
+            .Reverse()
+            .ToList();
+    }
+
+    /// <summary>Labeled samples in a stream's training reservoir.</summary>
+    public IReadOnlyList<TrainingSample> ReadTrainingSamples(string stream)
+    {
+        if (!_streams.TryGetValue(stream, out var state))
+        {
+            return [];
+        }
+
+        return Database.GetCollection(state.ReservoirCollection).FindAll()
+            .Select(d => new TrainingSample(ToShape(d["sh"].AsArray), d["v"].AsBinary, d["l"].AsInt32))
+            .ToList();
+    }
+
+    /// <summary>Figures for metrics, the demo and tests.</summary>
+    public BufferStats GetStats() => new(Interlocked.Read(ref _bufferedBytes), Interlocked.Read(ref _bufferedRecords), FileBytes(), _options.QuotaBytes, Volatile.Read(ref _blockedCount));
+
+    /// <summary>Stops taking work, finishes what is queued (commits in flight complete), and closes the file.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _work.Writer.TryComplete();
+        if (_writer is not null)
+        {
+            await _writer;
+        }
+
+        foreach (var blocked in _blocked)
+        {
+            blocked.Completion.TrySetException(new ObjectDisposedException(nameof(DurableBuffer), "The buffer closed before space freed; the message was not acknowledged."));
+        }
+
+        _blocked.Clear();
+        if (_db is not null)
+        {
+            _db.Checkpoint();
+            _db.Dispose();
+            _db = null;
+        }
+    }
+
+    private static string BackupPath(string path) => Path.Combine(Path.GetDirectoryName(path)!, Path.GetFileNameWithoutExtension(path) + "-backup" + Path.GetExtension(path));
+
+    /// <summary>
+    /// LiteDB's rebuild renames the live file to *-backup before moving the rebuilt one in; a
+    /// crash between the two renames leaves only the backup, which is the complete old buffer.
+    /// </summary>
+    private void RecoverInterruptedRebuild()
+    {
+        if (!File.Exists(FilePath) && File.Exists(BackupPath(FilePath)))
+        {
+            File.Move(BackupPath(FilePath), FilePath);
+            if (File.Exists(BackupPath(LogFilePath)))
+            {
+                File.Move(BackupPath(LogFilePath), LogFilePath, overwrite: true);
+            }
+        }
+
+        DeleteRebuildLeftovers();
+    }
+
+    private void DeleteRebuildLeftovers()
+    {
+        foreach (var leftover in new[] { BackupPath(FilePath), BackupPath(LogFilePath), Path.Combine(Path.GetDirectoryName(FilePath)!, Path.GetFileNameWithoutExtension(FilePath) + "-temp" + Path.GetExtension(FilePath)) })
+        {
+            File.Delete(leftover);
+        }
+    }
+
+    private LiteDatabase Database => _db ?? throw new InvalidOperationException("The buffer is not open.");
+
+    private int _blockedCount;
+
+    private long FileBytes()
+    {
+        long size = 0;
+        foreach (var path in new[] { FilePath, LogFilePath })
+        {
+            var info = new FileInfo(path);
+            if (info.Exists)
+            {
+                size += info.Length;
+            }
+        }
+
+        return size;
+    }
+
+    private void LoadState()
+    {
+        var db = Database;
+        var streams = db.GetCollection(StreamsCollection);
+        foreach (var doc in streams.FindAll())
+        {
+            var name = doc["_id"].AsString;
+            var index = doc["c"].AsInt32;
+            _nextCollectionIndex = Math.Max(_nextCollectionIndex, index + 1);
+            var policy = _catalog.TryGetPolicy(name, out var p) ? p : new StreamPolicy();
+            var state = new StreamState(name, index, policy)
+            {
+                NextSequence = (ulong)doc["next"].AsInt64,
+                ReservoirSeen = doc["seen"].AsInt64,
+                SampleCredit = doc["acc"].AsDouble,
+            };
+            var records = db.GetCollection(state.Collection);
+            foreach (var r in records.FindAll())
+            {
+                state.Bytes += r["n"].AsInt64;
+                state.Count++;
+            }
+
+            var first = records.FindOne(LiteDB.Query.All());
+            state.FirstSequence = first is null ? state.NextSequence : (ulong)first["_id"].AsInt64;
+            _streams[name] = state;
+            _bufferedBytes += state.Bytes;
+            _bufferedRecords += state.Count;
+        }
+
+        foreach (var doc in db.GetCollection(CheckpointsCollection).FindAll())
+        {
+            var key = doc["_id"].AsString;
+            var split = key.IndexOf('|', StringComparison.Ordinal);
+            _checkpoints[(key[..split], key[(split + 1)..])] = (ulong)doc["q"].AsInt64;
+        }
+
+        db.GetCollection(DeadLettersCollection);
+        db.GetCollection(LedgerCollection, BsonAutoId.Int64);
+    }
+
+    private async Task WriterLoopAsync()
+    {
+        var batch = new List<WorkItem>(_options.MaxGroupCommit);
+        var reader = _work.Reader;
+        while (true)
+        {
+            var more = _blocked.Count > 0 && CanUnblock() ? true : await reader.WaitToReadAsync();
+            if (!more && _blocked.Count == 0)
+            {
+                break;
+            }
+
+            if (!more && !CanUnblock())
+            {
+                // Shutting down with appends still held back by a full quota: they stay
+                // unacknowledged, so the sensor or broker keeps them.
+                break;
+            }
+
+            batch.Clear();
+            while (batch.Count < _options.MaxGroupCommit && reader.TryRead(out var item))
+            {
+                batch.Add(item);
+            }
+
+            try
+            {
+                CommitGroup(batch);
+            }
+            catch (Exception ex) when (ex is IOException or LiteException or UnauthorizedAccessException)
+            {
+                // A failed commit acknowledges nothing: the messages stay with their senders,
+                // which retry. Held-back appends are failed too rather than kept half-processed.
+                BufferLog.CommitFailed(_logger, batch.Count + _blocked.Count, ex);
+                foreach (var item in batch.Concat(_blocked))
+                {
+                    item.Fail(ex);
+                }
+
+                _blocked.Clear();
+            }
+        }
+    }
+
+    private bool CanUnblock()
+        => _blocked.Count > 0 && Interlocked.Read(ref _bufferedBytes) + _blocked.Peek().QuotaBytes <= _options.QuotaBytes;
+
+    private void CommitGroup(List<WorkItem> batch)
+    {
+        var db = Database;
+        var snapshot = Snapshot();
+        _completions.Clear();
+        var touched = new HashSet<StreamState>();
+        db.BeginTrans();
+        try
+        {
+            // Held-back appends go first, in arrival order, as far as space allows.
+            while (CanUnblock())
+            {
+                var held = _blocked.Dequeue();
+                if (!TryAppend(held, touched))
+                {
+                    _blocked.Enqueue(held);
+                    break;
+                }
+            }
+
+            foreach (var item in batch)
+            {
+                switch (item)
+                {
+                    case AppendWork append:
+                        if (_blocked.Count > 0 && PolicyOf(append.Request.Stream) is { WhenFull: FullQuotaPolicy.PushBack })
+                        {
+                            // Keep arrival order behind appends already waiting for space.
+                            _blocked.Enqueue(append);
+                        }
+                        else if (!TryAppend(append, touched))
+                        {
+                            _blocked.Enqueue(append);
+                            BufferLog.QuotaFullPushBack(_logger, append.Request.Stream, _bufferedBytes, _options.QuotaBytes);
+                        }
+
+                        break;
+                    case DeadLetterWork dead:
+                        ApplyDeadLetter(dead);
+                        break;
+                    case CheckpointWork checkpoint:
+                        ApplyCheckpoint(checkpoint, touched);
+                        break;
+                    case MaintenanceWork:
+                        // Completed after the housekeeping that follows the commit.
+                        ApplyExpiry(touched);
+                        break;
+                    default:
+                        throw new InvalidOperationException($"Unknown buffer work {item.GetType().Name}.");
+                }
+            }
+
+            foreach (var state in touched)
+            {
+                db.GetCollection(StreamsCollection).Upsert(new BsonDocument
+                {
+                    ["_id"] = state.Name,
+                    ["c"] = state.Index,
+                    ["next"] = (long)state.NextSequence,
+                    ["seen"] = state.ReservoirSeen,
+                    ["acc"] = state.SampleCredit,
+                });
+            }
+
+            db.Commit();
+        }
+        catch
+        {
+            db.Rollback();
+            Restore(snapshot);
+            throw;
+        }
+
+        if (_options.FlushToDevice)
+        {
+            FlushToDevice();
+        }
+
+        _metrics.GroupCommits.Inc();
+        Volatile.Write(ref _blockedCount, _blocked.Count);
+        foreach (var complete in _completions)
+        {
+            complete();
+        }
+
+        _completions.Clear();
+        Interlocked.Exchange(ref _committed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        var maintenance = batch.OfType<MaintenanceWork>().ToList();
+        if (maintenance.Count > 0)
+        {
+            RunHousekeepingOutsideTransaction();
+            maintenance.ForEach(m => m.Completion.TrySetResult());
+        }
+
+        PublishGauges();
+    }
+
+    private StreamPolicy? PolicyOf(string stream) => _catalog.TryGetPolicy(stream, out var p) ? p : null;
+
+    private bool TryAppend(AppendWork work, HashSet<StreamState> touched)
+    {
+        var request = work.Request;
+        var db = Database;
+        var state = GetOrCreateStream(request.Stream);
+        var policy = state.Policy;
+        var ids = db.GetCollection(state.IdsCollection);
+        if (request.SourceId is not null && _options.DedupeWindow > 0 && ids.FindById(request.SourceId) is not null)
+        {
+            _metrics.Duplicates.WithLabels(request.Stream).Inc();
+            _completions.Add(() => work.Completion.TrySetResult(new AppendOutcome(AppendStatus.Duplicate, 0)));
+            return true;
+        }
+
+        var upload = policy.Upload switch
+        {
+            UploadPolicy.All => true,
+            UploadPolicy.None => false,
+            _ => TakeSample(state, policy.SampleFraction),
+        };
+        touched.Add(state);
+
+        if (!upload)
+        {
+            KeepForTraining(state, request);
+            RememberSourceId(ids, request.SourceId, state.NextSequence);
+            _completions.Add(() => work.Completion.TrySetResult(new AppendOutcome(AppendStatus.NotUploaded, 0)));
+            return true;
+        }
+
+        var size = work.QuotaBytes;
+        if (_bufferedBytes + size > _options.QuotaBytes)
+        {
+            if (policy.WhenFull == FullQuotaPolicy.PushBack)
+            {
+                return false;
+            }
+
+            if (!MakeRoom(size, policy.Priority, touched))
+            {
+                // This reading is itself the oldest lowest-priority data: it is the one given up.
+                var lost = state.NextSequence++;
+                if (state.Count == 0)
+                {
+                    state.FirstSequence = state.NextSequence;
+                }
+
+                WriteLedger(state.Name, [lost], BufferAccounting.ReasonEvicted, size);
+                RememberSourceId(ids, request.SourceId, lost);
+                _completions.Add(() => work.Completion.TrySetResult(new AppendOutcome(AppendStatus.EvictedOnArrival, lost)));
+                return true;
+            }
+        }
+
+        KeepForTraining(state, request);
+        var sequence = state.NextSequence++;
+        if (state.Count == 0)
+        {
+            state.FirstSequence = sequence;
+        }
+
+        var doc = new BsonDocument
+        {
+            ["_id"] = (long)sequence,
+            ["t"] = work.ReceivedAtUnixMs,
+            ["sh"] = new BsonArray(request.Shape.Select(d => new BsonValue(d))),
+            ["v"] = request.Values,
+            ["l"] = request.Label is { } label ? new BsonValue(label) : BsonValue.Null,
+            ["n"] = size,
+        };
+        db.GetCollection(state.Collection).Insert(doc);
+        RememberSourceId(ids, request.SourceId, sequence);
+        state.Bytes += size;
+        state.Count++;
+        _bufferedBytes += size;
+        _bufferedRecords++;
+        _metrics.Committed.WithLabels(request.Stream).Inc();
+        _completions.Add(() => work.Completion.TrySetResult(new AppendOutcome(AppendStatus.Stored, sequence)));
+        return true;
+    }
+
+    private static bool TakeSample(StreamState state, double fraction)
+    {
+        // Deterministic, evenly spread sampling: a credit accumulates the fraction per reading
+        // and one reading is taken whenever a whole unit is reached.
+        state.SampleCredit += fraction;
+        if (state.SampleCredit >= 1.0 - 1e-9)
+        {
+            state.SampleCredit -= 1.0;
+            return true;
+        }
+
+        return false;
+    }
+
+    private void RememberSourceId(ILiteCollection<BsonDocument> ids, string? sourceId, ulong sequence)
+    {
+        if (sourceId is null || _options.DedupeWindow == 0)
+        {
+            return;
+        }
+
+        ids.Insert(new BsonDocument { ["_id"] = sourceId, ["q"] = (long)sequence });
+    }
+
+    private void KeepForTraining(StreamState state, AppendRequest request)
+    {
+        var capacity = state.Policy.TrainingReservoir;
+        if (capacity <= 0 || request.Label is not { } label)
+        {
+            return;
+        }
+
+        // Reservoir sampling (Algorithm R): every labeled reading seen so far has the same
+        // chance of being in the bounded sample.
+        state.ReservoirSeen++;
+        long slot = state.ReservoirSeen <= capacity ? state.ReservoirSeen - 1 : _reservoirRandom.NextInt64(state.ReservoirSeen);
+        if (slot >= capacity)
+        {
+            return;
+        }
+
+        Database.GetCollection(state.ReservoirCollection).Upsert(new BsonDocument
+        {
+            ["_id"] = slot,
+            ["sh"] = new BsonArray(request.Shape.Select(d => new BsonValue(d))),
+            ["v"] = request.Values,
+            ["l"] = label,
+        });
+    }
+
+    /// <summary>
+    /// Evicts the oldest readings of the lowest-priority evictable streams until
+    /// <paramref name="needed"/> bytes fit. Returns false when the incoming reading (priority
+    /// <paramref name="incomingPriority"/>, newest of all) is itself what should go.
+    /// </summary>
+    private bool MakeRoom(long needed, int incomingPriority, HashSet<StreamState> touched)
+    {
+        var db = Database;
+        while (_bufferedBytes + needed > _options.QuotaBytes)
+        {
+            var victim = _streams.Values
+                .Where(s => s.Count > 0 && s.Policy.WhenFull == FullQuotaPolicy.EvictOldest)
+                .OrderBy(s => s.Policy.Priority)
+                .ThenBy(s => s.OldestTimestamp(db))
+                .FirstOrDefault();
+            if (victim is null || victim.Policy.Priority > incomingPriority)
+            {
+                return false;
+            }
+
+            var records = db.GetCollection(victim.Collection);
+            var lost = new List<ulong>();
+            long freed = 0;
+            foreach (var doc in records.Find(LiteDB.Query.All(), limit: 4096))
+            {
+                lost.Add((ulong)doc["_id"].AsInt64);
+                freed += doc["n"].AsInt64;
+                if (_bufferedBytes - freed + needed <= _options.QuotaBytes)
+                {
+                    break;
+                }
+            }
+
+            records.DeleteMany(LiteDB.Query.LTE("_id", (long)lost[^1]));
+            Forget(victim, lost.Count, freed, lost[^1]);
+            touched.Add(victim);
+            WriteLedger(victim.Name, lost, BufferAccounting.ReasonEvicted, freed);
+        }
+
+        return true;
+    }
+
+    private void ApplyExpiry(HashSet<StreamState> touched)
+    {
+        var db = Database;
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        foreach (var state in _streams.Values.Where(s => s.Count > 0 && s.Policy.TimeToLive > TimeSpan.Zero))
+        {
+            var cutoff = now - (long)state.Policy.TimeToLive.TotalMilliseconds;
+            var records = db.GetCollection(state.Collection);
+            var lost = new List<ulong>();
+            long freed = 0;
+            foreach (var doc in records.Find(LiteDB.Query.All()))
+            {
+                if (doc["t"].AsInt64 >= cutoff)
+                {
+                    break;
+                }
+
+                lost.Add((ulong)doc["_id"].AsInt64);
+                freed += doc["n"].AsInt64;
+            }
+
+            if (lost.Count == 0)
+            {
+                continue;
+            }
+
+            records.DeleteMany(LiteDB.Query.LTE("_id", (long)lost[^1]));
+            Forget(state, lost.Count, freed, lost[^1]);
+            touched.Add(state);
+            WriteLedger(state.Name, lost, BufferAccounting.ReasonExpired, freed);
+        }
+
+        // Dedupe ids older than the window cannot match a redelivery any more.
+        foreach (var state in _streams.Values)
+        {
+            var floor = (long)state.NextSequence - _options.DedupeWindow;
+            if (floor > 0)
+            {
+                db.GetCollection(state.IdsCollection).DeleteMany(LiteDB.Query.LT("q", floor));
+            }
+        }
+
+        var deadLetters = db.GetCollection(DeadLettersCollection);
+        var excess = deadLetters.Count() - _options.DeadLetterCapacity;
+        if (excess > 0)
+        {
+            var cut = deadLetters.Find(LiteDB.Query.All(), skip: excess - 1, limit: 1).First()["_id"];
+            deadLetters.DeleteMany(LiteDB.Query.LTE("_id", cut));
+        }
+    }
+
+    private void Forget(StreamState state, int count, long bytes, ulong lastSequence)
+    {
+        state.Count -= count;
+        state.Bytes -= bytes;
+        state.FirstSequence = lastSequence + 1;
+        _bufferedBytes -= bytes;
+        _bufferedRecords -= count;
+    }
+
+    private void WriteLedger(string stream, List<ulong> sequences, string reason, long bytes)
+    {
+        Database.GetCollection(LedgerCollection, BsonAutoId.Int64).Insert(new BsonDocument
+        {
+            ["s"] = stream,
+            ["q"] = new BsonArray(sequences.Select(q => new BsonValue((long)q))),
+            ["r"] = reason,
+            ["t"] = _time.GetUtcNow().ToUnixTimeMilliseconds(),
+            ["b"] = bytes,
+        });
+        _metrics.Evicted.WithLabels(stream, reason).Inc(sequences.Count);
+        BufferLog.Lost(_logger, sequences.Count, stream, reason);
+    }
+
+    private void ApplyDeadLetter(DeadLetterWork work)
+    {
+        var payload = work.DeadLetter.Payload;
+        Database.GetCollection(DeadLettersCollection, BsonAutoId.Int64).Insert(new BsonDocument
+        {
+            ["topic"] = work.DeadLetter.Topic,
+            ["reason"] = work.DeadLetter.Reason,
+            ["t"] = work.ReceivedAtUnixMs,
+            ["size"] = payload.Length,
+            ["p"] = payload[..Math.Min(payload.Length, DeadLetterPayloadLimit)].ToArray(),
+        });
+        _completions.Add(() => work.Completion.TrySetResult());
+    }
+
+    private void ApplyCheckpoint(CheckpointWork work, HashSet<StreamState> touched)
+    {
+        var db = Database;
+        var current = GetCheckpoint(work.Uplink, work.Stream);
+        if (work.Sequence > current)
+        {
+            db.GetCollection(CheckpointsCollection).Upsert(new BsonDocument
+            {
+                ["_id"] = $"{work.Uplink}|{work.Stream}",
+                ["q"] = (long)work.Sequence,
+            });
+            var key = (work.Uplink, work.Stream);
+            _completions.Add(() => _checkpoints[key] = work.Sequence);
+            DrainAcknowledged(work, touched);
+        }
+
+        _completions.Add(() => work.Completion.TrySetResult());
+    }
+
+    /// <summary>Deletes what every registered uplink has had acknowledged.</summary>
+    private void DrainAcknowledged(CheckpointWork advanced, HashSet<StreamState> touched)
+    {
+        var db = Database;
+        ulong Acked(string uplink) => uplink == advanced.Uplink ? advanced.Sequence : GetCheckpoint(uplink, advanced.Stream);
+        if (_uplinks.Count == 0)
+        {
+            return;
+        }
+
+        var drained = _uplinks.Min(Acked);
+        if (drained == 0)
+        {
+            return;
+        }
+
+        if (advanced.Stream == LedgerStreamKey)
+        {
+            db.GetCollection(LedgerCollection).DeleteMany(LiteDB.Query.LTE("_id", (long)drained));
+            return;
+        }
+
+        if (!_streams.TryGetValue(advanced.Stream, out var state) || state.Count == 0)
+        {
+            return;
+        }
+
+        var records = db.GetCollection(state.Collection);
+        long freed = 0;
+        var count = 0;
+        foreach (var doc in records.Find(LiteDB.Query.LTE("_id", (long)drained)))
+        {
+            freed += doc["n"].AsInt64;
+            count++;
+        }
+
+        if (count > 0)
+        {
+            records.DeleteMany(LiteDB.Query.LTE("_id", (long)drained));
+            Forget(state, count, freed, Math.Max(drained, state.FirstSequence - 1));
+            touched.Add(state);
+        }
+    }
+
+    /// <summary>Gives disk space back once data has drained (LiteDB rebuild compacts the file).</summary>
+    private void RunHousekeepingOutsideTransaction()
+    {
+        var db = Database;
+        db.Checkpoint();
+        var fileBytes = FileBytes();
+        if (fileBytes > _options.ReclaimThresholdBytes && fileBytes > 2 * (_bufferedBytes + (1L << 20)))
+        {
+            var reclaimed = db.Rebuild();
+            NativeSync.FsyncDirectory(Path.GetDirectoryName(FilePath)!);
+            DeleteRebuildLeftovers();
+            BufferLog.Reclaimed(_logger, fileBytes, FileBytes(), reclaimed);
+        }
+    }
+
+    private void FlushToDevice()
+    {
+        // LiteDB writes each commit to its log file but does not fsync it; an acknowledgement
+        // must survive power loss, so flush the file's pages to the device here, once per group.
+        foreach (var path in new[] { LogFilePath, FilePath })
+        {
+            try
+            {
+                using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                NativeSync.Fsync(handle);
+            }
+            catch (FileNotFoundException)
+            {
+                // No log file: the last checkpoint already moved (and flushed) everything into the data file.
+            }
+        }
+    }
+
+    private StreamState GetOrCreateStream(string name)
+    {
+        if (_streams.TryGetValue(name, out var state))
+        {
+            return state;
+        }
+
+        var policy = PolicyOf(name) ?? throw new InvalidOperationException($"Stream '{name}' is not configured.");
+        state = new StreamState(name, _nextCollectionIndex++, policy) { NextSequence = 1, FirstSequence = 1 };
+        Database.GetCollection(state.IdsCollection).EnsureIndex("q");
+        _streams[name] = state;
+        return state;
+    }
+
+    private List<(StreamState State, StreamState Copy)> Snapshot()
+        => _streams.Values.Select(s => (s, s.Clone())).ToList();
+
+    private void Restore(List<(StreamState State, StreamState Copy)> snapshot)
+    {
+        var known = snapshot.Select(s => s.State.Name).ToHashSet();
+        foreach (var name in _streams.Keys.Where(n => !known.Contains(n)).ToList())
+        {
+            _streams.TryRemove(name, out _);
+        }
+
+        foreach (var (state, copy) in snapshot)
+        {
+            state.CopyFrom(copy);
+        }
+
+        _bufferedBytes = _streams.Values.Sum(s => s.Bytes);
+        _bufferedRecords = _streams.Values.Sum(s => s.Count);
+    }
+
+    private void PublishGauges()
+    {
+        _metrics.BufferedBytes.Set(Interlocked.Read(ref _bufferedBytes));
+        _metrics.BufferedRecords.Set(Interlocked.Read(ref _bufferedRecords));
+        _metrics.BufferFileBytes.Set(FileBytes());
+        _metrics.BlockedAppends.Set(_blocked.Count);
+    }
+
+    private static BufferedRecord ToRecord(BsonDocument doc, int priority) => new(
+        (ulong)doc["_id"].AsInt64,
+        doc["t"].AsInt64,
+        ToShape(doc["sh"].AsArray),
+        doc["v"].AsBinary,
+        doc["l"].IsNull ? null : doc["l"].AsInt32,
+        priority);
+
+    private static int[] ToShape(BsonArray array)
+    {
+        var shape = new int[array.Count];
+        for (var i = 0; i < shape.Length; i++)
+        {
+            shape[i] = array[i].AsInt32;
+        }
+
+        return shape;
+    }
+
+    private static LossLedgerEntry ToLedgerEntry(BsonDocument doc) => new(
+        (ulong)doc["_id"].AsInt64,
+        doc["s"].AsString,
+        doc["q"].AsArray.Select(v => (ulong)v.AsInt64).ToList(),
+        doc["r"].AsString,
+        doc["t"].AsInt64,
+        doc["b"].AsInt64);
+
+    private sealed class StreamState(string name, int index, StreamPolicy policy)
+    {
+        public string Name { get; } = name;
+
+        public int Index { get; } = index;
+
+        public StreamPolicy Policy { get; } = policy;
+
+        public string Collection => $"r{Index}";
+
+        public string IdsCollection => $"i{Index}";
+
+        public string ReservoirCollection => $"t{Index}";
+
+        public ulong NextSequence { get; set; }
+
+        public ulong FirstSequence { get; set; }
+
+        public long Bytes { get; set; }
+
+        public long Count { get; set; }
+
+        public long ReservoirSeen { get; set; }
+
+        public double SampleCredit { get; set; }
+
+        public long OldestTimestamp(LiteDatabase db) => db.GetCollection(Collection).FindOne(LiteDB.Query.All())?["t"].AsInt64 ?? long.MaxValue;
+
+        public StreamState Clone() => (StreamState)MemberwiseClone();
+
+        public void CopyFrom(StreamState other)
+        {
+            NextSequence = other.NextSequence;
+            FirstSequence = other.FirstSequence;
+            Bytes = other.Bytes;
+            Count = other.Count;
+            ReservoirSeen = other.ReservoirSeen;
+            SampleCredit = other.SampleCredit;
+        }
+    }
+}

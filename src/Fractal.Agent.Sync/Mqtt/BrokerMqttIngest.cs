@@ -1,0 +1,134 @@
+using System.Threading.Channels;
+using Fractal.Agent.Sync.Identity;
+using Fractal.Agent.Sync.Ingest;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+
+namespace Fractal.Agent.Sync.Mqtt;
+
+/// <summary>
+/// Subscribes to an existing broker (mosquitto) with a persistent session and QoS 1, and
+/// acknowledges each message only after it is committed to the buffer.
+/// </summary>
+/// <remarks>
+/// Messages are handed to the pipeline without waiting, so many are in flight at once and share
+/// group commits; acknowledgements go out in arrival order (MQTT requires PUBACKs in the order
+/// of the PUBLISHes) from one loop that awaits each commit. Anything not acknowledged when the
+/// agent dies is redelivered by the broker from the persistent session.
+/// </remarks>
+internal sealed class BrokerMqttIngest(
+    IngestPipeline pipeline,
+    NodeIdentity identity,
+    IOptions<MqttIngestOptions> options,
+    TimeProvider time,
+    ILogger<BrokerMqttIngest> logger) : BackgroundService
+{
+    private static readonly TimeSpan ReconnectDelay = TimeSpan.FromSeconds(1);
+
+    // Bounded by the broker's in-flight window (Receive Maximum), so this never grows unbounded.
+    private readonly Channel<(MqttApplicationMessageReceivedEventArgs Message, Task<IngestResult> Commit)> _pendingAcks =
+        Channel.CreateUnbounded<(MqttApplicationMessageReceivedEventArgs, Task<IngestResult>)>(new UnboundedChannelOptions { SingleReader = true });
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var o = options.Value;
+        using var client = new MqttClientFactory().CreateMqttClient();
+        client.ApplicationMessageReceivedAsync += e =>
+        {
+            if (!e.ApplicationMessage.Topic.StartsWith(IngestMessage.TopicPrefix, StringComparison.Ordinal))
+            {
+                return Task.CompletedTask;
+            }
+
+            e.AutoAcknowledge = false;
+            // Not cancelled by stopping: a commit that started finishes, and is acknowledged
+            // before the client disconnects (graceful shutdown loses no acknowledgement).
+            var commit = pipeline.SubmitAsync(MqttMessages.ToIngestMessage(e.ApplicationMessage), CancellationToken.None).AsTask();
+            _pendingAcks.Writer.TryWrite((e, commit));
+            return Task.CompletedTask;
+        };
+
+        var clientOptions = new MqttClientOptionsBuilder()
+            .WithTcpServer(o.BrokerHost, o.BrokerPort)
+            .WithClientId(string.IsNullOrEmpty(o.ClientId) ? $"fractal-agent-{identity.NodeId}" : o.ClientId)
+            .WithProtocolVersion(MqttProtocolVersion.V500)
+            .WithCleanStart(false)
+            .WithSessionExpiryInterval(uint.MaxValue)
+            .WithReceiveMaximum((ushort)o.ReceiveMaximum)
+            .WithCredentials(string.IsNullOrEmpty(o.Username) ? null : o.Username, string.IsNullOrEmpty(o.Password) ? null : o.Password)
+            .Build();
+
+        var acks = AcknowledgeInOrderAsync(client);
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                if (!client.IsConnected)
+                {
+                    try
+                    {
+                        var result = await client.ConnectAsync(clientOptions, stoppingToken);
+                        await client.SubscribeAsync(
+                            new MqttClientSubscribeOptionsBuilder().WithTopicFilter(IngestMessage.TopicFilter, MqttQualityOfServiceLevel.AtLeastOnce).Build(),
+                            stoppingToken);
+                        MqttLog.Subscribed(logger, IngestMessage.TopicFilter, o.BrokerHost, o.BrokerPort, result.IsSessionPresent);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        MqttLog.BrokerUnreachable(logger, o.BrokerHost, o.BrokerPort, ex);
+                    }
+                }
+
+                await Task.Delay(ReconnectDelay, time, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping: the finally block acknowledges what is committed, then disconnects.
+        }
+        finally
+        {
+            _pendingAcks.Writer.TryComplete();
+            await acks;
+            if (client.IsConnected)
+            {
+                await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(), CancellationToken.None);
+            }
+        }
+    }
+
+    private async Task AcknowledgeInOrderAsync(IMqttClient client)
+    {
+        await foreach (var (message, commit) in _pendingAcks.Reader.ReadAllAsync(CancellationToken.None))
+        {
+            try
+            {
+                await commit;
+                if (client.IsConnected)
+                {
+                    await message.AcknowledgeAsync(CancellationToken.None);
+                }
+            }
+            catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or InvalidOperationException or OperationCanceledException)
+            {
+                // The connection dropped: the broker redelivers, the source id drops the duplicate.
+                MqttLog.AckDropped(logger, ex);
+            }
+            catch (Exception ex) when (ex is IOException or LiteDB.LiteException or ObjectDisposedException)
+            {
+                // Acknowledging later messages past an uncommitted one would let the broker
+                // believe the stream is delivered; drop the session connection instead so the
+                // broker redelivers everything unacknowledged.
+                MqttLog.CommitFailed(logger, message.ApplicationMessage.Topic, ex);
+                if (client.IsConnected)
+                {
+                    await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.UnspecifiedError).Build(), CancellationToken.None);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+using System.Net;
+using Fractal.Agent.Sync.Ingest;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MQTTnet.Protocol;
+using MQTTnet.Server;
+
+namespace Fractal.Agent.Sync.Mqtt;
+
+/// <summary>
+/// The embedded MQTT server (MQTTnet) for nodes without a broker. Sensor publishes are
+/// intercepted and committed before the server sends PUBACK.
+/// </summary>
+/// <remarks>
+/// MQTTnet awaits the interceptor before it queues the PUBACK and handles one client's packets
+/// in order, so one sensor connection gets one commit per message; many sensors share group
+/// commits. A failed commit closes the connection instead of acknowledging, so the sensor
+/// resends. See docs/design/0002-durable-buffer.md.
+/// </remarks>
+internal sealed class EmbeddedMqttIngest(IngestPipeline pipeline, IOptions<MqttIngestOptions> options, ILogger<EmbeddedMqttIngest> logger) : IHostedService, IAsyncDisposable
+{
+    private MqttServer? _server;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var o = options.Value;
+        var serverOptions = new MqttServerOptionsBuilder()
+            .WithDefaultEndpoint()
+            .WithDefaultEndpointBoundIPAddress(IPAddress.Parse(o.EmbeddedBindAddress))
+            .WithDefaultEndpointPort(o.EmbeddedPort)
+            .WithPersistentSessions()
+            .Build();
+        _server = new MqttServerFactory().CreateMqttServer(serverOptions);
+        _server.InterceptingPublishAsync += OnPublishAsync;
+        await _server.StartAsync();
+        MqttLog.EmbeddedStarted(logger, o.EmbeddedBindAddress, o.EmbeddedPort);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_server is not null)
+        {
+            await _server.StopAsync();
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _server?.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task OnPublishAsync(InterceptingPublishEventArgs e)
+    {
+        var message = e.ApplicationMessage;
+        if (!message.Topic.StartsWith(IngestMessage.TopicPrefix, StringComparison.Ordinal))
+        {
+            // Not sensor data (e.g. predictions published back to local consumers): route normally.
+            return;
+        }
+
+        try
+        {
+            var result = await pipeline.SubmitAsync(MqttMessages.ToIngestMessage(message), e.CancellationToken);
+            if (result == IngestResult.DeadLettered)
+            {
+                // Kept in the dead-letter store; MQTT 5 senders learn why it was not taken.
+                e.Response.ReasonCode = MqttPubAckReasonCode.PayloadFormatInvalid;
+                e.ProcessPublish = false;
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Never acknowledge what is not committed: drop the connection, the sensor resends.
+            MqttLog.CommitFailed(logger, message.Topic, ex);
+            e.CloseConnection = true;
+            e.ProcessPublish = false;
+        }
+    }
+}

@@ -1,0 +1,48 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Fractal.Agent.Sync.Mqtt;
+
+/// <summary>How sensors reach the agent: an existing broker it subscribes to, or its own embedded server.</summary>
+public sealed class MqttIngestOptions
+{
+    public const string SectionName = "Mqtt";
+
+    /// <summary>
+    /// Host of an existing broker (mosquitto) to subscribe to. Empty: run the embedded MQTT server.
+    /// <value>The default value is empty.</value>
+    /// </summary>
+    public string BrokerHost { get; set; } = string.Empty;
+
+    /// <summary><value>The default value is 1883.</value></summary>
+    [Range(1, 65535)]
+    public int BrokerPort { get; set; } = 1883;
+
+    /// <summary>Client id of the persistent session at the broker. <value>The default value is empty: <c>fractal-agent-{nodeId}</c>.</value></summary>
+    public string ClientId { get; set; } = string.Empty;
+
+    /// <summary><value>The default value is empty (anonymous).</value></summary>
+    public string Username { get; set; } = string.Empty;
+
+    /// <summary><value>The default value is empty.</value></summary>
+    public string Password { get; set; } = string.Empty;
+
+    /// <summary>
+    /// Unacknowledged messages the broker may have in flight to the agent (MQTT 5 Receive
+    /// Maximum): the group-commit window. The broker's own limit (mosquitto's
+    /// max_inflight_messages) must be at least as large for it to take effect.
+    /// <value>The default value is 1000.</value>
+    /// </summary>
+    [Range(1, 65535)]
+    public int ReceiveMaximum { get; set; } = 1000;
+
+    /// <summary>Address the embedded server listens on. <value>The default value is <c>127.0.0.1</c>.</value></summary>
+    [Required]
+    public string EmbeddedBindAddress { get; set; } = "127.0.0.1";
+
+    /// <summary><value>The default value is 1883.</value></summary>
+    [Range(1, 65535)]
+    public int EmbeddedPort { get; set; } = 1883;
+
+    /// <summary>Whether the embedded server uses <see cref="BrokerHost"/> being empty.</summary>
+    public bool UsesEmbeddedServer => string.IsNullOrWhiteSpace(BrokerHost);
+}

@@ -1,0 +1,274 @@
+using Fractal.Agent.Sync.Buffer;
+using Fractal.Testing;
+using Microsoft.Extensions.Time.Testing;
+using Xunit.Abstractions;
+
+namespace Fractal.Agent.Sync.Tests.Buffer;
+
+public sealed class DurableBufferTests(ITestOutputHelper output) : IDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+    private readonly TestDirectory _dir = new("buffer");
+
+    public void Dispose() => _dir.Dispose();
+
+    private static Dictionary<string, StreamPolicy> Streams(params (string Name, StreamPolicy Policy)[] streams)
+        => streams.ToDictionary(s => s.Name, s => s.Policy);
+
+    [Fact]
+    public async Task Append_AssignsPerStreamSequences_ReadReturnsThemInOrder()
+    {
+        await using var buffer = TestBuffers.Open(_dir.Path, Streams(("a", new StreamPolicy()), ("b", new StreamPolicy())));
+
+        var outcomes = new List<AppendOutcome>();
+        for (var i = 0; i < 5; i++)
+        {
+            outcomes.Add(await buffer.AppendAsync(TestBuffers.Reading("a", i)));
+            outcomes.Add(await buffer.AppendAsync(TestBuffers.Reading("b", 100 + i)));
+        }
+
+        Assert.All(outcomes, o => Assert.Equal(AppendStatus.Stored, o.Status));
+        var a = buffer.Read("a", 0, 100, long.MaxValue);
+        Assert.Equal([1UL, 2, 3, 4, 5], a.Select(r => r.Sequence));
+        Assert.Equal([0f, 1, 2, 3, 4], a.Select(TestBuffers.FirstValue));
+        Assert.Equal([3UL, 4, 5], buffer.Read("b", 2, 100, long.MaxValue).Select(r => r.Sequence));
+    }
+
+    [Fact]
+    public async Task Append_ConcurrentWriters_AreGroupCommittedWithoutGapsOrDuplicates()
+    {
+        var metrics = new Metrics.SyncMetrics();
+        await using var buffer = TestBuffers.Open(_dir.Path, Streams(("s", new StreamPolicy())), metrics: metrics);
+
+        var tasks = Enumerable.Range(0, 2000).Select(i => buffer.AppendAsync(TestBuffers.Reading("s", i)).AsTask()).ToArray();
+        var outcomes = await Task.WhenAll(tasks);
+
+        Assert.Equal(Enumerable.Range(1, 2000).Select(i => (ulong)i), outcomes.Select(o => o.Sequence).Order());
+        Assert.True(metrics.GroupCommits.Value < 2000, $"expected group commits to batch appends, got {metrics.GroupCommits.Value} commits for 2000 appends");
+    }
+
+    [Fact]
+    public async Task Reopen_AfterClose_KeepsRecordsSequencesAndCheckpoints()
+    {
+        var streams = Streams(("s", new StreamPolicy()));
+        await using (var buffer = TestBuffers.Open(_dir.Path, streams, uplinks: ["hub", "kafka"]))
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                await buffer.AppendAsync(TestBuffers.Reading("s", i));
+            }
+
+            await buffer.AdvanceCheckpointAsync("hub", "s", 4);
+        }
+
+        await using var reopened = TestBuffers.Open(_dir.Path, streams, uplinks: ["hub", "kafka"]);
+        Assert.Equal(4UL, reopened.GetCheckpoint("hub", "s"));
+        Assert.Equal(10, reopened.Read("s", 0, 100, long.MaxValue).Count);
+        Assert.Equal(11UL, (await reopened.AppendAsync(TestBuffers.Reading("s", 10))).Sequence);
+        Assert.Equal(10, reopened.GetStats().BufferedRecords - 1);
+    }
+
+    [Fact]
+    public async Task AdvanceCheckpoint_DeletesOnlyWhatEveryUplinkAcknowledged()
+    {
+        await using var buffer = TestBuffers.Open(_dir.Path, Streams(("s", new StreamPolicy())), uplinks: ["hub", "s3"]);
+        for (var i = 0; i < 10; i++)
+        {
+            await buffer.AppendAsync(TestBuffers.Reading("s", i));
+        }
+
+        await buffer.AdvanceCheckpointAsync("hub", "s", 8);
+        Assert.Equal(10, buffer.GetStats().BufferedRecords);
+        Assert.Equal(2, buffer.Read("s", buffer.GetCheckpoint("hub", "s"), 100, long.MaxValue).Count);
+
+        await buffer.AdvanceCheckpointAsync("s3", "s", 5);
+        Assert.Equal(5, buffer.GetStats().BufferedRecords);
+        Assert.Equal(6UL, buffer.Read("s", 0, 100, long.MaxValue)[0].Sequence);
+    }
+
+    [Fact]
+    public async Task QuotaFull_PushBackPolicy_HoldsTheAppendUntilSpaceIsDrained()
+    {
+        var policy = new StreamPolicy { WhenFull = FullQuotaPolicy.PushBack };
+        await using var buffer = TestBuffers.Open(_dir.Path, Streams(("s", policy)), o => o.QuotaBytes = 64 * 1024, uplinks: ["hub"]);
+        var reading = TestBuffers.Reading("s", 1, size: 1000); // ~4 KiB each
+        var stored = 0;
+        while (buffer.GetStats().BufferedBytes + 4000 + 200 <= 64 * 1024)
+        {
+            await buffer.AppendAsync(reading with { });
+            stored++;
+        }
+
+        var held = buffer.AppendAsync(TestBuffers.Reading("s", 2, size: 1000)).AsTask();
+        // The maintenance item is queued behind the append, so once it is done the append has
+        // been considered by the writer.
+        await buffer.RunMaintenanceAsync();
+        Assert.False(held.IsCompleted, "an append over quota under push-back must not complete (no acknowledgement)");
+        Assert.Equal(1, buffer.GetStats().BlockedAppends);
+
+        await buffer.AdvanceCheckpointAsync("hub", "s", (ulong)stored);
+        var outcome = await held.WaitAsync(Patience);
+        Assert.Equal(AppendStatus.Stored, outcome.Status);
+        Assert.Equal((ulong)stored + 1, outcome.Sequence);
+        Assert.Empty(buffer.ReadLosses(0, 10));
+    }
+
+    [Fact]
+    public async Task QuotaFull_EvictPolicy_EvictsOldestLowestPriorityFirst_AndLedgerListsExactlyThose()
+    {
+        var low = new StreamPolicy { Priority = 0, WhenFull = FullQuotaPolicy.EvictOldest };
+        var high = new StreamPolicy { Priority = 5, WhenFull = FullQuotaPolicy.EvictOldest };
+        await using var buffer = TestBuffers.Open(_dir.Path, Streams(("low", low), ("high", high)), o => o.QuotaBytes = 80 * 1024);
+        for (var i = 0; i < 8; i++)
+        {
+            await buffer.AppendAsync(TestBuffers.Reading("low", i, size: 1000));
+            await buffer.AppendAsync(TestBuffers.Reading("high", i, size: 1000));
+        }
+
+        Assert.Empty(buffer.ReadLosses(0, 10));
+        for (var i = 8; i < 20; i++)
+        {
+            var outcome = await buffer.AppendAsync(TestBuffers.Reading("high", i, size: 1000));
+            Assert.Equal(AppendStatus.Stored, outcome.Status);
+        }
+
+        var losses = buffer.ReadLosses(0, 100);
+        var lostLow = losses.Where(l => l.Stream == "low").SelectMany(l => l.Sequences).ToList();
+        var lostHigh = losses.Where(l => l.Stream == "high").SelectMany(l => l.Sequences).ToList();
+        var remainingLow = buffer.Read("low", 0, 100, long.MaxValue).Select(r => r.Sequence).ToList();
+
+        // Every low-priority reading goes before any high-priority one, oldest first.
+        Assert.Equal(Enumerable.Range(1, 8).Select(i => (ulong)i), lostLow.Concat(remainingLow));
+        Assert.Equal(lostLow.Order(), lostLow);
+        Assert.DoesNotContain(remainingLow, lostLow.Contains);
+        Assert.NotEmpty(lostLow);
+        Assert.True(remainingLow.Count == 0 || lostHigh.Count == 0, "high-priority data was evicted while low-priority data remained");
+        Assert.All(losses, l => Assert.Equal("evicted", l.Reason));
+        Assert.True(buffer.GetStats().BufferedBytes <= 80 * 1024);
+    }
+
+    [Fact]
+    public async Task QuotaFull_IncomingIsLowestPriority_IsEvictedOnArrivalAndLedgered()
+    {
+        var low = new StreamPolicy { Priority = -1, WhenFull = FullQuotaPolicy.EvictOldest };
+        var high = new StreamPolicy { Priority = 5, WhenFull = FullQuotaPolicy.EvictOldest };
+        await using var buffer = TestBuffers.Open(_dir.Path, Streams(("low", low), ("high", high)), o => o.QuotaBytes = 64 * 1024);
+        while (buffer.GetStats().BufferedBytes + 4200 <= 64 * 1024)
+        {
+            await buffer.AppendAsync(TestBuffers.Reading("high", 1, size: 1000));
+        }
+
+        var outcome = await buffer.AppendAsync(TestBuffers.Reading("low", 1, size: 1000));
+
+        Assert.Equal(AppendStatus.EvictedOnArrival, outcome.Status);
+        var loss = Assert.Single(buffer.ReadLosses(0, 10));
+        Assert.Equal("low", loss.Stream);
+        Assert.Equal([outcome.Sequence], loss.Sequences);
+    }
+
+    [Fact]
+    public async Task Append_SameSourceIdTwice_SecondIsDuplicateAndNotStored()
+    {
+        await using var buffer = TestBuffers.Open(_dir.Path, Streams(("s", new StreamPolicy())));
+
+        var first = await buffer.AppendAsync(TestBuffers.Reading("s", 1, id: "msg-1"));
+        var second = await buffer.AppendAsync(TestBuffers.Reading("s", 1, id: "msg-1"));
+        var other = await buffer.AppendAsync(TestBuffers.Reading("s", 2, id: "msg-2"));
+
+        Assert.Equal(AppendStatus.Stored, first.Status);
+        Assert.Equal(AppendStatus.Duplicate, second.Status);
+        Assert.Equal(2UL, other.Sequence);
+        Assert.Equal(2, buffer.Read("s", 0, 10, long.MaxValue).Count);
+    }
+
+    [Fact]
+    public async Task UploadNone_KeepsNothingForUpload_ButFillsBoundedTrainingReservoir()
+    {
+        var federated = new StreamPolicy { Upload = UploadPolicy.None, TrainingReservoir = 10 };
+        await using var buffer = TestBuffers.Open(_dir.Path, Streams(("f", federated)));
+
+        for (var i = 0; i < 50; i++)
+        {
+            var outcome = await buffer.AppendAsync(TestBuffers.Reading("f", i, label: i % 3));
+            Assert.Equal(AppendStatus.NotUploaded, outcome.Status);
+        }
+
+        await buffer.AppendAsync(TestBuffers.Reading("f", 99)); // unlabeled: never a training sample
+        Assert.Empty(buffer.Read("f", 0, 100, long.MaxValue));
+        var samples = buffer.ReadTrainingSamples("f");
+        Assert.Equal(10, samples.Count);
+        Assert.All(samples, s => Assert.InRange(s.Label, 0, 2));
+    }
+
+    [Fact]
+    public async Task UploadSampled_UploadsTheConfiguredFraction()
+    {
+        var sampled = new StreamPolicy { Upload = UploadPolicy.Sampled, SampleFraction = 0.25 };
+        await using var buffer = TestBuffers.Open(_dir.Path, Streams(("s", sampled)));
+
+        for (var i = 0; i < 100; i++)
+        {
+            await buffer.AppendAsync(TestBuffers.Reading("s", i));
+        }
+
+        Assert.Equal(25, buffer.Read("s", 0, 1000, long.MaxValue).Count);
+    }
+
+    [Fact]
+    public async Task Maintenance_PastTimeToLive_ExpiresReadingsIntoTheLedger()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-11-28T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var policy = new StreamPolicy { TimeToLive = TimeSpan.FromMinutes(10) };
+        await using var buffer = TestBuffers.Open(_dir.Path, Streams(("s", policy)), time: time);
+        await buffer.AppendAsync(TestBuffers.Reading("s", 1));
+        await buffer.AppendAsync(TestBuffers.Reading("s", 2));
+        time.Advance(TimeSpan.FromMinutes(9));
+        await buffer.AppendAsync(TestBuffers.Reading("s", 3));
+        time.Advance(TimeSpan.FromMinutes(2));
+
+        await buffer.RunMaintenanceAsync();
+
+        var loss = Assert.Single(buffer.ReadLosses(0, 10));
+        Assert.Equal("expired", loss.Reason);
+        Assert.Equal([1UL, 2], loss.Sequences);
+        Assert.Equal([3UL], buffer.Read("s", 0, 10, long.MaxValue).Select(r => r.Sequence));
+    }
+
+    [Fact]
+    public async Task Drain_ThenMaintenance_GivesDiskSpaceBack()
+    {
+        await using var buffer = TestBuffers.Open(_dir.Path, Streams(("s", new StreamPolicy())), o => o.ReclaimThresholdBytes = 1024 * 1024, uplinks: ["hub"]);
+        var tasks = Enumerable.Range(0, 4000).Select(i => buffer.AppendAsync(TestBuffers.Reading("s", i, size: 1024)).AsTask());
+        await Task.WhenAll(tasks);
+        await buffer.RunMaintenanceAsync();
+        var full = buffer.GetStats().FileBytes;
+
+        await buffer.AdvanceCheckpointAsync("hub", "s", 4000);
+        await buffer.RunMaintenanceAsync();
+        var drained = buffer.GetStats();
+
+        output.WriteLine($"buffer file: {full} bytes with 4000 readings, {drained.FileBytes} bytes after draining");
+        var directoryBytes = Directory.GetFiles(_dir.Path).Sum(f => new FileInfo(f).Length);
+
+        Assert.Equal(0, drained.BufferedRecords);
+        Assert.True(full > 16 * 1024 * 1024, $"expected >16 MiB before draining, got {full}");
+        Assert.True(drained.FileBytes < full / 8, $"expected the file to shrink below {full / 8} bytes, got {drained.FileBytes}");
+        Assert.True(directoryBytes < full / 8, $"expected no rebuild leftovers, the state directory holds {directoryBytes} bytes");
+        Assert.Equal(4001UL, (await buffer.AppendAsync(TestBuffers.Reading("s", 1))).Sequence);
+    }
+
+    [Fact]
+    public async Task DeadLetter_IsKeptWithReason_AndCapped()
+    {
+        await using var buffer = TestBuffers.Open(_dir.Path, Streams(("s", new StreamPolicy())), o => o.DeadLetterCapacity = 3);
+        for (var i = 0; i < 5; i++)
+        {
+            await buffer.DeadLetterAsync(new DeadLetter($"fractal/sensors/x{i}", $"reason {i}", new byte[10_000]));
+        }
+
+        await buffer.RunMaintenanceAsync();
+
+        var kept = buffer.ReadDeadLetters(10);
+        Assert.Equal(["reason 2", "reason 3", "reason 4"], kept.Select(k => k.Reason));
+    }
+}
