@@ -1,3 +1,3 @@
-var builder = WebApplication.CreateBuilder(args);
-var app = builder.Build();
-app.Run();
+using Fractal.CloudHub;
+
+return await FractalHubApplication.RunAsync(args).ConfigureAwait(false);

@@ -60,6 +60,8 @@ internal sealed class EmbeddedMqttIngest(IngestPipeline pipeline, IOptions<MqttI
             return;
         }
 
+        // The agent is the consumer of sensor topics; nothing is routed on to other clients.
+        e.ProcessPublish = false;
         try
         {
             var result = await pipeline.SubmitAsync(MqttMessages.ToIngestMessage(message), e.CancellationToken);
@@ -67,7 +69,6 @@ internal sealed class EmbeddedMqttIngest(IngestPipeline pipeline, IOptions<MqttI
             {
                 // Kept in the dead-letter store; MQTT 5 senders learn why it was not taken.
                 e.Response.ReasonCode = MqttPubAckReasonCode.PayloadFormatInvalid;
-                e.ProcessPublish = false;
             }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -75,7 +76,6 @@ internal sealed class EmbeddedMqttIngest(IngestPipeline pipeline, IOptions<MqttI
             // Never acknowledge what is not committed: drop the connection, the sensor resends.
             MqttLog.CommitFailed(logger, message.Topic, ex);
             e.CloseConnection = true;
-            e.ProcessPublish = false;
         }
     }
 }

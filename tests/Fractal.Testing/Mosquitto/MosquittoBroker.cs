@@ -1,0 +1,88 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+
+namespace Fractal.Testing.Mosquitto;
+
+/// <summary>
+/// A real mosquitto broker (Debian's package) on a loopback port, configured the way Fractal's
+/// docs tell operators to: unlimited queue for offline persistent sessions (mosquitto's default
+/// of 1000 would silently drop acknowledged QoS 1 messages while the agent restarts) and a wide
+/// in-flight window so the agent's group commits fill up.
+/// </summary>
+public sealed class MosquittoBroker : IAsyncDisposable
+{
+    private readonly TestDirectory _dir = new("mosquitto");
+    private Process? _process;
+
+    private MosquittoBroker(int port)
+    {
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    public string Host { get; } = "127.0.0.1";
+
+    public static async Task<MosquittoBroker> StartAsync(int maxInflight = 1000)
+    {
+        var broker = new MosquittoBroker(FreePort.Next());
+        var config = broker._dir.Combine("mosquitto.conf");
+        await File.WriteAllTextAsync(config, $"""
+            listener {broker.Port} 127.0.0.1
+            allow_anonymous true
+            persistence false
+            max_inflight_messages {maxInflight}
+            max_queued_messages 0
+            max_queued_bytes 0
+            log_dest stderr
+            log_type error
+            log_type warning
+            """);
+        broker._process = Process.Start(new ProcessStartInfo("mosquitto", ["-c", config])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        }) ?? throw new InvalidOperationException("mosquitto did not start (is the mosquitto package installed?).");
+        broker._process.BeginErrorReadLine();
+        broker._process.BeginOutputReadLine();
+        await WaitForPortAsync(broker.Port, broker._process);
+        return broker;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is { HasExited: false })
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process?.Dispose();
+        _dir.Dispose();
+    }
+
+    internal static async Task WaitForPortAsync(int port, Process process)
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (true)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"{process.StartInfo.FileName} exited with code {process.ExitCode} before listening on {port}.");
+            }
+
+            try
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync("127.0.0.1", port, deadline.Token);
+                return;
+            }
+            catch (SocketException)
+            {
+                // Not listening yet: try again shortly (a readiness poll, not a wait for an outcome).
+                await Task.Delay(50, deadline.Token);
+            }
+        }
+    }
+}
