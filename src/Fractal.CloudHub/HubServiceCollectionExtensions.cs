@@ -1,6 +1,7 @@
 using Fractal.CloudHub.DataLake;
 using Fractal.CloudHub.Hosting;
 using Fractal.CloudHub.Ingest;
+using Fractal.CloudHub.Ingest.Kafka;
 using Grpc.AspNetCore.Server;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
@@ -47,6 +48,10 @@ public static class HubServiceCollectionExtensions
         services.AddOptions<GrpcServiceOptions>()
             .Configure<IOptions<IngestOptions>>((grpc, ingest) => grpc.MaxReceiveMessageSize = ingest.Value.MaxMessageBytes);
         services.AddHealthChecks();
+
+        // Kafka ingest runs only when Ingest:Kafka:BootstrapServers is set; it writes through
+        // the same IDataLake as gRPC ingest, so duplicates are removed in one place.
+        services.AddKafkaIngest(configuration);
 
         services.TryAddSingleton<HubEndpoints>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<KestrelServerOptions>, HubKestrelSetup>());

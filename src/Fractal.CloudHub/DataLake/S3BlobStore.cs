@@ -24,10 +24,6 @@ namespace Fractal.CloudHub.DataLake;
 /// </remarks>
 public sealed class S3BlobStore : IBlobStore, IDisposable
 {
-    private const string NoSuchBucket = "NoSuchBucket";
-    private const string NoSuchKey = "NoSuchKey";
-    private const string InvalidBucketName = "InvalidBucketName";
-    private const string BucketAlreadyOwnedByYou = "BucketAlreadyOwnedByYou";
 
     private readonly S3BlobStoreOptions _options;
     private readonly IAmazonS3 _client;
@@ -118,11 +114,11 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
                 S3BlobStoreLog.ObjectWritten(_logger, _options.Bucket, objectKey, bytes.Length);
                 return;
             }
-            catch (AmazonS3Exception ex) when (ex.ErrorCode == NoSuchBucket && attempt == 0)
+            catch (AmazonS3Exception ex) when (ex.ErrorCode == ErrorCodes.NoSuchBucket && attempt == 0)
             {
                 await CreateBucketAsync(cancellationToken);
             }
-            catch (AmazonS3Exception ex) when (ex.ErrorCode == InvalidBucketName)
+            catch (AmazonS3Exception ex) when (ex.ErrorCode == ErrorCodes.InvalidBucketName)
             {
                 throw BadBucket(ex);
             }
@@ -146,11 +142,11 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
             {
                 response = await _client.ListObjectsV2Async(request, cancellationToken);
             }
-            catch (AmazonS3Exception ex) when (ex.ErrorCode == NoSuchBucket)
+            catch (AmazonS3Exception ex) when (ex.ErrorCode == ErrorCodes.NoSuchBucket)
             {
                 yield break; // a lake that was never written to is empty
             }
-            catch (AmazonS3Exception ex) when (ex.ErrorCode == InvalidBucketName)
+            catch (AmazonS3Exception ex) when (ex.ErrorCode == ErrorCodes.InvalidBucketName)
             {
                 throw BadBucket(ex);
             }
@@ -180,11 +176,11 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
         {
             response = await _client.GetObjectAsync(_options.Bucket, objectKey, cancellationToken);
         }
-        catch (AmazonS3Exception ex) when (ex.ErrorCode is NoSuchKey or NoSuchBucket || ex.StatusCode == HttpStatusCode.NotFound)
+        catch (AmazonS3Exception ex) when (ex.ErrorCode is ErrorCodes.NoSuchKey or ErrorCodes.NoSuchBucket || ex.StatusCode == HttpStatusCode.NotFound)
         {
             throw new FileNotFoundException($"Blob '{key}' does not exist in s3://{_options.Bucket}/{_keyPrefix}.", key, ex);
         }
-        catch (AmazonS3Exception ex) when (ex.ErrorCode == InvalidBucketName)
+        catch (AmazonS3Exception ex) when (ex.ErrorCode == ErrorCodes.InvalidBucketName)
         {
             throw BadBucket(ex);
         }
@@ -246,11 +242,11 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
             await _client.PutBucketAsync(new PutBucketRequest { BucketName = _options.Bucket }, cancellationToken);
             S3BlobStoreLog.BucketCreated(_logger, _options.Bucket);
         }
-        catch (AmazonS3Exception ex) when (ex.ErrorCode == BucketAlreadyOwnedByYou)
+        catch (AmazonS3Exception ex) when (ex.ErrorCode == ErrorCodes.BucketAlreadyOwnedByYou)
         {
             // Created concurrently (or by an attempt whose answer was lost): fine.
         }
-        catch (AmazonS3Exception ex) when (ex.ErrorCode == InvalidBucketName)
+        catch (AmazonS3Exception ex) when (ex.ErrorCode == ErrorCodes.InvalidBucketName)
         {
             throw BadBucket(ex);
         }
@@ -282,5 +278,14 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         return options;
+    }
+
+    // S3 error codes this class reacts to (the same on AWS and on Swift's s3api).
+    private static class ErrorCodes
+    {
+        public const string NoSuchBucket = "NoSuchBucket";
+        public const string NoSuchKey = "NoSuchKey";
+        public const string InvalidBucketName = "InvalidBucketName";
+        public const string BucketAlreadyOwnedByYou = "BucketAlreadyOwnedByYou";
     }
 }

@@ -1,0 +1,109 @@
+using System.Globalization;
+using System.Text;
+using Fractal.Testing;
+using Fractal.Testing.Mosquitto;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+
+namespace Fractal.Agent.Sync.Tests.Mqtt;
+
+/// <summary>The agent subscribed to a real mosquitto with a persistent QoS 1 session.</summary>
+public sealed class BrokerMqttIngestTests : IDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+    private readonly TestDirectory _dir = new("broker-mqtt");
+
+    public void Dispose() => _dir.Dispose();
+
+    private static Dictionary<string, string?> Settings(MosquittoBroker broker) => new()
+    {
+        ["Mqtt:BrokerHost"] = broker.Host,
+        ["Mqtt:BrokerPort"] = broker.Port.ToString(CultureInfo.InvariantCulture),
+        ["Streams:vibration:Priority"] = "1",
+    };
+
+    private static async Task<IMqttClient> ConnectPublisherAsync(MosquittoBroker broker)
+    {
+        var client = new MqttClientFactory().CreateMqttClient();
+        await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(broker.Host, broker.Port).WithProtocolVersion(MqttProtocolVersion.V500).WithClientId(Unique.Name("pub")).Build());
+        return client;
+    }
+
+    private static async Task PublishAsync(IMqttClient publisher, int from, int count)
+    {
+        for (var i = from; i < from + count; i++)
+        {
+            await publisher.PublishAsync(new MqttApplicationMessageBuilder()
+                .WithTopic("fractal/sensors/vibration")
+                .WithPayload(Encoding.UTF8.GetBytes($$"""{"values":[{{i}}],"id":"m{{i}}"}"""))
+                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+                .Build());
+        }
+    }
+
+    private static async Task WaitForRecordsAsync(TestAgentHost agent, int count)
+    {
+        using var deadline = new CancellationTokenSource(Patience);
+        while (agent.Buffer.GetStats().BufferedRecords < count)
+        {
+            await agent.Buffer.DataCommitted.WaitAsync(deadline.Token);
+        }
+    }
+
+    [Fact]
+    public async Task Subscribe_ReadingsPublishedToMosquitto_AreCommittedInOrder()
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        await using var agent = await TestAgentHost.StartAsync(_dir.Path, Settings(broker));
+        using var publisher = await ConnectPublisherAsync(broker);
+
+        await WaitForSubscriptionAsync(broker, agent);
+        await PublishAsync(publisher, 0, 500);
+        await WaitForRecordsAsync(agent, 501);
+
+        var values = agent.Buffer.Read("vibration", 0, 1000, long.MaxValue).Select(r => BitConverter.ToSingle(r.Values)).ToList();
+        Assert.Equal(Enumerable.Range(-1, 501).Select(i => (float)i), values);
+    }
+
+    [Fact]
+    public async Task AgentOffline_PersistentSession_MessagesPublishedMeanwhileArriveAfterRestart()
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        using var publisher = await ConnectPublisherAsync(broker);
+        var settings = Settings(broker);
+        await using (var agent = await TestAgentHost.StartAsync(_dir.Path, settings))
+        {
+            await WaitForSubscriptionAsync(broker, agent);
+            await PublishAsync(publisher, 0, 100);
+            await WaitForRecordsAsync(agent, 101);
+        }
+
+        // The agent is down; mosquitto keeps QoS 1 messages for its persistent session.
+        await PublishAsync(publisher, 100, 300);
+
+        await using var restarted = await TestAgentHost.StartAsync(_dir.Path, settings);
+        await WaitForRecordsAsync(restarted, 401);
+        var values = restarted.Buffer.Read("vibration", 0, 1000, long.MaxValue).Select(r => BitConverter.ToSingle(r.Values)).ToList();
+        Assert.Equal(Enumerable.Range(-1, 401).Select(i => (float)i), values);
+    }
+
+    /// <summary>
+    /// Publishes a marker reading (value -1) until the agent has committed it, which proves its
+    /// subscription is in place (messages published before it would not be queued for it).
+    /// </summary>
+    private static async Task WaitForSubscriptionAsync(MosquittoBroker broker, TestAgentHost agent)
+    {
+        using var publisher = await ConnectPublisherAsync(broker);
+        using var deadline = new CancellationTokenSource(Patience);
+        while (agent.Buffer.GetStats().BufferedRecords == 0)
+        {
+            await publisher.PublishAsync(new MqttApplicationMessageBuilder()
+                .WithTopic("fractal/sensors/vibration")
+                .WithPayload("""{"values":[-1],"id":"marker"}"""u8.ToArray())
+                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+                .Build(), deadline.Token);
+            await Task.WhenAny(agent.Buffer.DataCommitted, Task.Delay(200, deadline.Token));
+        }
+    }
+}
