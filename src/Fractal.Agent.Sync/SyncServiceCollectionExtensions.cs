@@ -1,0 +1,98 @@
+using Fractal.Agent.Sync.Buffer;
+using Fractal.Agent.Sync.Identity;
+using Fractal.Agent.Sync.Ingest;
+using Fractal.Agent.Sync.Metrics;
+using Fractal.Agent.Sync.Mqtt;
+using Fractal.Agent.Sync.Uplinks;
+using Fractal.Agent.Sync.Uplinks.Hub;
+using Fractal.Agent.Sync.Uplinks.Kafka;
+using Fractal.Agent.Sync.Uplinks.S3;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Fractal.Agent.Sync;
+
+/// <summary>Registers the edge data path: MQTT ingest, the durable buffer, the uplinks, metrics.</summary>
+public static class SyncServiceCollectionExtensions
+{
+    public static IServiceCollection AddFractalSync(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+
+        services.AddValidatedOptions<AgentOptions>(configuration, AgentOptions.SectionName);
+        services.AddValidatedOptions<BufferOptions>(configuration, BufferOptions.SectionName);
+        services.AddValidatedOptions<MqttIngestOptions>(configuration, MqttIngestOptions.SectionName);
+        services.AddValidatedOptions<MetricsOptions>(configuration, MetricsOptions.SectionName);
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<SyncMetrics>();
+        services.TryAddSingleton<NodeIdentity>();
+        services.TryAddSingleton(_ => StreamCatalog.FromConfiguration(configuration));
+        services.TryAddSingleton<DurableBuffer>();
+        services.TryAddSingleton<IngestPipeline>();
+
+        // Order matters: hosted services start in this order and stop in reverse, so the buffer
+        // opens first and closes last, after ingest has finished its in-flight commits.
+        services.AddHostedService<BufferHostedService>();
+        AddUplinks(services, configuration);
+        if (string.IsNullOrWhiteSpace(configuration[$"{MqttIngestOptions.SectionName}:BrokerHost"]))
+        {
+            services.AddHostedService<EmbeddedMqttIngest>();
+        }
+        else
+        {
+            services.AddHostedService<BrokerMqttIngest>();
+        }
+
+        services.AddHostedService<MetricsEndpoint>();
+        return services;
+    }
+
+    private static void AddUplinks(IServiceCollection services, IConfiguration configuration)
+    {
+        bool Enabled(string name, bool byDefault)
+        {
+            var value = configuration[$"{UplinkDeliveryOptions.SectionPrefix}:{name}:Enabled"];
+            if (value is null)
+            {
+                return byDefault;
+            }
+
+            return bool.TryParse(value, out var enabled)
+                ? enabled
+                : throw new ConfigurationValueException($"{UplinkDeliveryOptions.SectionPrefix}:{name}:Enabled", value, "must be true or false");
+        }
+
+        foreach (var name in new[] { "hub", "kafka", "s3" })
+        {
+            services.AddOptions<UplinkDeliveryOptions>(name)
+                .Bind(configuration.GetSection($"{UplinkDeliveryOptions.SectionPrefix}:{name}"))
+                .Validate(o =>
+                {
+                    ConfigurationValidation.ValidateAnnotations(o, $"{UplinkDeliveryOptions.SectionPrefix}:{name}");
+                    return true;
+                })
+                .ValidateOnStart();
+        }
+
+        if (Enabled("Hub", byDefault: true))
+        {
+            services.AddValidatedOptions<HubUplinkOptions>(configuration, HubUplinkOptions.SectionName);
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IUplinkTransport, HubUplinkTransport>());
+        }
+
+        if (Enabled("Kafka", byDefault: false))
+        {
+            services.AddKafkaUplink(configuration);
+        }
+
+        if (Enabled("S3", byDefault: false))
+        {
+            services.AddS3Uplink(configuration);
+        }
+
+        services.AddHostedService<UplinkHostedService>();
+    }
+}
