@@ -1,6 +1,6 @@
 using Fractal.Agent;
-using Fractal.Agent.Systemd;
 using Fractal.Agent.Sync;
+using Fractal.Agent.Systemd;
 using Microsoft.Extensions.Hosting;
 
 // Composition root of the edge daemon: configuration, systemd integration, and the libraries'

@@ -1,7 +1,7 @@
 using Fractal.Learning.Onnx;
 using Fractal.Learning.Specs;
-using Google.Protobuf;
 using global::Onnx;
+using Google.Protobuf;
 
 namespace Fractal.Learning.Tests.Onnx;
 

@@ -1,0 +1,156 @@
+using System.Globalization;
+using Fractal.Learning.Data;
+using Fractal.Learning.Federated;
+
+namespace Fractal.Experiments;
+
+/// <summary>Command-line settings; defaults are NIID-Bench's (10 clients, batch 64, SGD 0.01, momentum 0.9, wd 1e-5).</summary>
+internal sealed class ExperimentSettings
+{
+    public const string Usage = """
+        fractal-experiments: simulate federated training on Fashion-MNIST in one process.
+
+        Options (defaults in brackets):
+          --partition LIST   comma-separated: iid, dirichlet:BETA, classes:K      [iid]
+          --strategy LIST    comma-separated: fedavg, fedprox:MU (also fedavgm,     [fedavg]
+                             fedadam, median, trimmed:F, clip:NORM)
+          --model NAME       cnn (NIID-Bench simple CNN) or mlp (784-200-200-10)   [cnn]
+          --clients N        clients, all taking part every round                  [10]
+          --rounds R         federated rounds                                      [10]
+          --epochs E         local epochs per round                                [1]
+          --batch B          local batch size                                      [64]
+          --lr X             local SGD learning rate                               [0.01]
+          --momentum X       local SGD momentum                                    [0.9]
+          --weight-decay X   local L2 weight decay                                 [1e-5]
+          --train-samples N  use only the first N training images (0: all 60000)   [0]
+          --test-samples N   evaluate on the first N test images (0: all 10000)    [0]
+          --seed S           seed for partition, initialization and shuffling      [0]
+          --threads T        ONNX Runtime intra-op threads                         [2]
+          --data DIR         Fashion-MNIST directory     [/usr/share/datasets/fashion-mnist]
+          --out DIR          output directory for CSV and SVG                      [experiments]
+        """;
+
+    public IReadOnlyList<PartitionSpec> Partitions { get; private set; } = [PartitionSpec.Iid];
+
+    public IReadOnlyList<string> Strategies { get; private set; } = ["fedavg"];
+
+    public string Model { get; private set; } = "cnn";
+
+    public int Clients { get; private set; } = 10;
+
+    public int Rounds { get; private set; } = 10;
+
+    public int Epochs { get; private set; } = 1;
+
+    public int BatchSize { get; private set; } = 64;
+
+    public float LearningRate { get; private set; } = 0.01f;
+
+    public float Momentum { get; private set; } = 0.9f;
+
+    public float WeightDecay { get; private set; } = 1e-5f;
+
+    public int TrainSamples { get; private set; }
+
+    public int TestSamples { get; private set; }
+
+    public int Seed { get; private set; }
+
+    public int Threads { get; private set; } = 2;
+
+    public string DataDirectory { get; private set; } = FashionMnist.DefaultDirectory;
+
+    public string OutputDirectory { get; private set; } = "experiments";
+
+    /// <summary>Parses the arguments.</summary>
+    /// <exception cref="FormatException">An option is unknown, lacks its value, or has a bad value; the message names it.</exception>
+    public static ExperimentSettings Parse(IReadOnlyList<string> args)
+    {
+        var s = new ExperimentSettings();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var option = args[i];
+            if (i + 1 >= args.Count)
+            {
+                throw new FormatException($"Option {option} needs a value.");
+            }
+
+            var value = args[++i];
+            switch (option)
+            {
+                case "--partition":
+                    s.Partitions = [.. Split(value).Select(PartitionSpec.Parse)];
+                    break;
+                case "--strategy":
+                    var strategies = Split(value).ToArray();
+                    foreach (var name in strategies)
+                    {
+                        // Throws FormatException naming the strategy when it is unknown.
+                        FederatedStrategy.Parse(name);
+                    }
+
+                    s.Strategies = strategies;
+                    break;
+                case "--model":
+                    s.Model = value is "cnn" or "mlp" ? value : throw new FormatException($"Option --model: '{value}' is not cnn or mlp.");
+                    break;
+                case "--clients":
+                    s.Clients = Int(option, value, 1, 10_000);
+                    break;
+                case "--rounds":
+                    s.Rounds = Int(option, value, 1, 100_000);
+                    break;
+                case "--epochs":
+                    s.Epochs = Int(option, value, 1, 10_000);
+                    break;
+                case "--batch":
+                    s.BatchSize = Int(option, value, 1, 65_536);
+                    break;
+                case "--lr":
+                    s.LearningRate = Float(option, value);
+                    break;
+                case "--momentum":
+                    s.Momentum = Float(option, value);
+                    break;
+                case "--weight-decay":
+                    s.WeightDecay = Float(option, value);
+                    break;
+                case "--train-samples":
+                    s.TrainSamples = Int(option, value, 0, 60_000);
+                    break;
+                case "--test-samples":
+                    s.TestSamples = Int(option, value, 0, 10_000);
+                    break;
+                case "--seed":
+                    s.Seed = Int(option, value, int.MinValue, int.MaxValue);
+                    break;
+                case "--threads":
+                    s.Threads = Int(option, value, 1, 256);
+                    break;
+                case "--data":
+                    s.DataDirectory = value;
+                    break;
+                case "--out":
+                    s.OutputDirectory = value;
+                    break;
+                default:
+                    throw new FormatException($"Unknown option {option}.");
+            }
+        }
+
+        return s;
+    }
+
+    private static string[] Split(string value) =>
+        value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    private static int Int(string option, string value, int min, int max) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max
+            ? n
+            : throw new FormatException($"Option {option}: '{value}' is not an integer in {min}..{max}.");
+
+    private static float Float(string option, string value) =>
+        float.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) && float.IsFinite(x) && x >= 0
+            ? x
+            : throw new FormatException($"Option {option}: '{value}' is not a non-negative number.");
+}

@@ -1,0 +1,115 @@
+using System.Globalization;
+using System.Text;
+using Fractal.Experiments;
+using Fractal.Learning.Data;
+using Fractal.Learning.Federated;
+using Fractal.Learning.Specs;
+
+// Exit codes follow sysexits.h: 64 bad usage, 66 missing input data.
+const int ExitUsage = 64;
+const int ExitNoInput = 66;
+
+if (args is ["--help"] or ["-h"])
+{
+    Console.WriteLine(ExperimentSettings.Usage);
+    return 0;
+}
+
+ExperimentSettings settings;
+try
+{
+    settings = ExperimentSettings.Parse(args);
+}
+catch (FormatException ex)
+{
+    await Console.Error.WriteLineAsync($"{ex.Message}\n\n{ExperimentSettings.Usage}");
+    return ExitUsage;
+}
+
+if (!FashionMnist.IsAvailable(settings.DataDirectory))
+{
+    await Console.Error.WriteLineAsync($"Fashion-MNIST not found in {settings.DataDirectory} (install Debian's dataset-fashion-mnist or pass --data).");
+    return ExitNoInput;
+}
+
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancel.Cancel();
+};
+
+var train = FashionMnist.Load(DatasetSplit.Train, settings.DataDirectory);
+if (settings.TrainSamples > 0)
+{
+    train = train.Take(settings.TrainSamples);
+}
+
+var test = FashionMnist.Load(DatasetSplit.Test, settings.DataDirectory);
+var spec = settings.Model == "mlp" ? ModelSpecs.Mlp() : ModelSpecs.SimpleCnn();
+Directory.CreateDirectory(settings.OutputDirectory);
+var time = TimeProvider.System;
+var series = new List<(string Name, IReadOnlyList<(int Round, double Accuracy)> Points)>();
+
+Console.WriteLine(string.Create(
+    CultureInfo.InvariantCulture,
+    $"model {spec}, {settings.Clients} clients, {settings.Rounds} rounds x {settings.Epochs} epochs, batch {settings.BatchSize}, lr {settings.LearningRate}, momentum {settings.Momentum}, wd {settings.WeightDecay}, train {train.Count}, seed {settings.Seed}"));
+
+try
+{
+    foreach (var partitionSpec in settings.Partitions)
+    {
+        var partition = partitionSpec.Apply(train.Labels.Span, train.ClassCount, settings.Clients, settings.Seed);
+        var sizes = string.Join(' ', partition.Clients.Select(c => c.Length));
+        foreach (var strategyName in settings.Strategies)
+        {
+            var strategy = FederatedStrategy.Parse(strategyName);
+            var name = $"{partitionSpec} {strategy.Name}";
+            var file = Path.Combine(settings.OutputDirectory, $"{Sanitize(partitionSpec.ToString())}_{Sanitize(strategy.Name)}.csv");
+            Console.WriteLine($"== {name}: client sizes {sizes}");
+
+            var csv = new StringBuilder("round,test_accuracy,mean_train_loss,clients,samples,seconds\n");
+            var points = new List<(int, double)>();
+            var started = time.GetTimestamp();
+            var options = new FederatedSimulationOptions
+            {
+                Rounds = settings.Rounds,
+                LocalEpochs = settings.Epochs,
+                BatchSize = settings.BatchSize,
+                LearningRate = settings.LearningRate,
+                Momentum = settings.Momentum,
+                WeightDecay = settings.WeightDecay,
+                Seed = settings.Seed,
+                IntraOpThreads = settings.Threads,
+                TestSamples = settings.TestSamples,
+            };
+
+            FederatedSimulation.Run(spec, strategy, train, partition, test, options, m =>
+            {
+                var seconds = time.GetElapsedTime(started).TotalSeconds;
+                var row = string.Create(CultureInfo.InvariantCulture, $"{m.Round},{m.TestAccuracy:F4},{m.MeanTrainLoss:F4},{m.Clients},{m.Samples},{seconds:F1}");
+                csv.Append(row).Append('\n');
+                points.Add((m.Round, m.TestAccuracy));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"round {m.Round,3}  accuracy {m.TestAccuracy:F4}  train loss {m.MeanTrainLoss:F4}  {seconds,7:F1} s"));
+
+                // Rewritten every round so an interrupted run keeps its rows.
+                File.WriteAllText(file, csv.ToString());
+            }, cancel.Token);
+
+            series.Add((name, points));
+            Console.WriteLine($"wrote {file}");
+        }
+    }
+}
+catch (OperationCanceledException)
+{
+    await Console.Error.WriteLineAsync("Interrupted; writing the rounds completed so far.");
+}
+
+var svgPath = Path.Combine(settings.OutputDirectory, "accuracy.svg");
+var title = $"Fashion-MNIST, {spec.Name}, {settings.Clients} clients, E={settings.Epochs}";
+File.WriteAllText(svgPath, SvgChart.Render(title, series));
+Console.WriteLine($"wrote {svgPath}");
+return cancel.IsCancellationRequested ? 130 : 0;
+
+static string Sanitize(string text) => string.Concat(text.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' ? c : '-'));
