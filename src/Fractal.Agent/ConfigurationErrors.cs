@@ -23,6 +23,10 @@ internal static class ConfigurationErrors
             case FileNotFoundException missing when missing.Message.Contains("configuration file", StringComparison.OrdinalIgnoreCase):
                 message = missing.Message;
                 return true;
+            case InvalidOperationException binding when binding.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal):
+                // The binder names the key and the value; its inner exception says why.
+                message = $"Invalid configuration: {binding.Message} ({binding.InnerException?.Message})";
+                return true;
             case AggregateException aggregate:
                 foreach (var inner in aggregate.Flatten().InnerExceptions)
                 {

@@ -38,6 +38,10 @@ public sealed partial class DurableBuffer : IAsyncDisposable
     private readonly Queue<AppendWork> _blocked = new();
     private readonly List<Action> _completions = [];
     private readonly Random _reservoirRandom = new();
+
+    // LiteDB's rebuild closes and reopens the engine; a concurrent read would hit a disposed
+    // engine (or block it). Reads share this lock, the rebuild takes it exclusively.
+    private readonly ReaderWriterLockSlim _engineSwap = new(LockRecursionPolicy.NoRecursion);
     private TaskCompletionSource _committed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private LiteDatabase? _db;
     private Task? _writer;
@@ -157,36 +161,52 @@ public sealed partial class DurableBuffer : IAsyncDisposable
     /// <summary>Readings of <paramref name="stream"/> after <paramref name="afterSequence"/>, oldest first, within the limits.</summary>
     public IReadOnlyList<BufferedRecord> Read(string stream, ulong afterSequence, int maxRecords, long maxBytes)
     {
-        var db = Database;
-        if (!_streams.TryGetValue(stream, out var state))
+        _engineSwap.EnterReadLock();
+        try
         {
-            return [];
-        }
-
-        var result = new List<BufferedRecord>(Math.Min(maxRecords, 1024));
-        long bytes = 0;
-        foreach (var doc in db.GetCollection(state.Collection).Find(LiteDB.Query.GT("_id", (long)afterSequence), limit: maxRecords))
-        {
-            var record = ToRecord(doc, state.Policy.Priority);
-            bytes += record.QuotaBytes;
-            if (result.Count > 0 && bytes > maxBytes)
+            var db = Database;
+            if (!_streams.TryGetValue(stream, out var state))
             {
-                break;
+                return [];
             }
 
-            result.Add(record);
-        }
+            var result = new List<BufferedRecord>(Math.Min(maxRecords, 1024));
+            long bytes = 0;
+            foreach (var doc in db.GetCollection(state.Collection).Find(LiteDB.Query.GT("_id", (long)afterSequence), limit: maxRecords))
+            {
+                var record = ToRecord(doc, state.Policy.Priority);
+                bytes += record.QuotaBytes;
+                if (result.Count > 0 && bytes > maxBytes)
+                {
+                    break;
+                }
 
-        return result;
+                result.Add(record);
+            }
+
+            return result;
+        }
+        finally
+        {
+            _engineSwap.ExitReadLock();
+        }
     }
 
     /// <summary>Loss-ledger entries after <paramref name="afterLedgerId"/> (ascending).</summary>
     public IReadOnlyList<LossLedgerEntry> ReadLosses(ulong afterLedgerId, int maxEntries)
     {
-        return Database.GetCollection(LedgerCollection)
-            .Find(LiteDB.Query.GT("_id", (long)afterLedgerId), limit: maxEntries)
-            .Select(ToLedgerEntry)
-            .ToList();
+        _engineSwap.EnterReadLock();
+        try
+        {
+            return Database.GetCollection(LedgerCollection)
+                .Find(LiteDB.Query.GT("_id", (long)afterLedgerId), limit: maxEntries)
+                .Select(ToLedgerEntry)
+                .ToList();
+        }
+        finally
+        {
+            _engineSwap.ExitReadLock();
+        }
     }
 
     /// <summary>The uplink's ledger checkpoint.</summary>
@@ -210,23 +230,39 @@ public sealed partial class DurableBuffer : IAsyncDisposable
     /// <summary>Dead letters kept, newest last.</summary>
     public IReadOnlyList<(string Topic, string Reason, long AtUnixMs)> ReadDeadLetters(int max)
     {
-        return Database.GetCollection(DeadLettersCollection).Find(LiteDB.Query.All(LiteDB.Query.Descending), limit: max)
-            .Select(d => (d["topic"].AsString, d["reason"].AsString, d["t"].AsInt64))
-            .Reverse()
-            .ToList();
+        _engineSwap.EnterReadLock();
+        try
+        {
+            return Database.GetCollection(DeadLettersCollection).Find(LiteDB.Query.All(LiteDB.Query.Descending), limit: max)
+                .Select(d => (d["topic"].AsString, d["reason"].AsString, d["t"].AsInt64))
+                .Reverse()
+                .ToList();
+        }
+        finally
+        {
+            _engineSwap.ExitReadLock();
+        }
     }
 
     /// <summary>Labeled samples in a stream's training reservoir.</summary>
     public IReadOnlyList<TrainingSample> ReadTrainingSamples(string stream)
     {
-        if (!_streams.TryGetValue(stream, out var state))
+        _engineSwap.EnterReadLock();
+        try
         {
-            return [];
-        }
+            if (!_streams.TryGetValue(stream, out var state))
+            {
+                return [];
+            }
 
-        return Database.GetCollection(state.ReservoirCollection).FindAll()
-            .Select(d => new TrainingSample(ToShape(d["sh"].AsArray), d["v"].AsBinary, d["l"].AsInt32))
-            .ToList();
+            return Database.GetCollection(state.ReservoirCollection).FindAll()
+                .Select(d => new TrainingSample(ToShape(d["sh"].AsArray), d["v"].AsBinary, d["l"].AsInt32))
+                .ToList();
+        }
+        finally
+        {
+            _engineSwap.ExitReadLock();
+        }
     }
 
     /// <summary>Figures for metrics, the demo and tests.</summary>
@@ -253,6 +289,8 @@ public sealed partial class DurableBuffer : IAsyncDisposable
             _db.Dispose();
             _db = null;
         }
+
+        _engineSwap.Dispose();
     }
 
     private static string BackupPath(string path) => Path.Combine(Path.GetDirectoryName(path)!, Path.GetFileNameWithoutExtension(path) + "-backup" + Path.GetExtension(path));
@@ -821,7 +859,17 @@ public sealed partial class DurableBuffer : IAsyncDisposable
         var fileBytes = FileBytes();
         if (fileBytes > _options.ReclaimThresholdBytes && fileBytes > 2 * (_bufferedBytes + (1L << 20)))
         {
-            var reclaimed = db.Rebuild();
+            long reclaimed;
+            _engineSwap.EnterWriteLock();
+            try
+            {
+                reclaimed = db.Rebuild();
+            }
+            finally
+            {
+                _engineSwap.ExitWriteLock();
+            }
+
             NativeSync.FsyncDirectory(Path.GetDirectoryName(FilePath)!);
             DeleteRebuildLeftovers();
             BufferLog.Reclaimed(_logger, fileBytes, FileBytes(), reclaimed);
@@ -830,19 +878,18 @@ public sealed partial class DurableBuffer : IAsyncDisposable
 
     private void FlushToDevice()
     {
-        // LiteDB writes each commit to its log file but does not fsync it; an acknowledgement
-        // must survive power loss, so flush the file's pages to the device here, once per group.
-        foreach (var path in new[] { LogFilePath, FilePath })
+        // LiteDB appends each commit to its log file but does not fsync it; an acknowledgement
+        // must survive power loss, so flush the log's pages to the device here, once per group.
+        // The data file needs no flush per commit: LiteDB flushes it itself when it checkpoints
+        // the log into it (and only then truncates the log).
+        try
         {
-            try
-            {
-                using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-                NativeSync.Fsync(handle);
-            }
-            catch (FileNotFoundException)
-            {
-                // No log file: the last checkpoint already moved (and flushed) everything into the data file.
-            }
+            using var handle = File.OpenHandle(LogFilePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            NativeSync.Fsync(handle);
+        }
+        catch (FileNotFoundException)
+        {
+            // No log file: the last checkpoint already moved (and flushed) everything into the data file.
         }
     }
 

@@ -258,6 +258,34 @@ public sealed class DurableBufferTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Reclaim_WhileAnUplinkKeepsReading_CompletesAndReadsStayCorrect()
+    {
+        await using var buffer = TestBuffers.Open(_dir.Path, Streams(("s", new StreamPolicy())), o => o.ReclaimThresholdBytes = 1024 * 1024, uplinks: ["hub"]);
+        await Task.WhenAll(Enumerable.Range(0, 3000).Select(i => buffer.AppendAsync(TestBuffers.Reading("s", i, size: 1024)).AsTask()));
+        using var stopReading = new CancellationTokenSource();
+        var reads = 0;
+        var reader = Task.Run(() =>
+        {
+            // An uplink polls the buffer all the time; the rebuild must not deadlock with it.
+            while (!stopReading.IsCancellationRequested)
+            {
+                var batch = buffer.Read("s", buffer.GetCheckpoint("hub", "s"), 100, long.MaxValue);
+                Assert.All(batch, r => Assert.Equal(r.Sequence - 1, (ulong)TestBuffers.FirstValue(r)));
+                Interlocked.Increment(ref reads);
+            }
+        });
+
+        await buffer.AdvanceCheckpointAsync("hub", "s", 2990);
+        await buffer.RunMaintenanceAsync().AsTask().WaitAsync(Patience);
+        await stopReading.CancelAsync();
+        await reader.WaitAsync(Patience);
+
+        Assert.True(reads > 0);
+        Assert.Equal([2991UL, 2992, 2993, 2994, 2995, 2996, 2997, 2998, 2999, 3000], buffer.Read("s", 0, 100, long.MaxValue).Select(r => r.Sequence));
+        Assert.True(buffer.GetStats().FileBytes < 4 * 1024 * 1024, $"file should have been rebuilt, is {buffer.GetStats().FileBytes} bytes");
+    }
+
+    [Fact]
     public async Task DeadLetter_IsKeptWithReason_AndCapped()
     {
         await using var buffer = TestBuffers.Open(_dir.Path, Streams(("s", new StreamPolicy())), o => o.DeadLetterCapacity = 3);
