@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 namespace Fractal.Agent.Sync.Buffer;
 
 /// <summary>Opens the buffer at start, runs housekeeping on a timer, and closes it last at stop.</summary>
-internal sealed class BufferHostedService(DurableBuffer buffer, IOptions<BufferOptions> options, TimeProvider time, ILogger<BufferHostedService> logger) : IHostedService, IAsyncDisposable
+internal sealed class BufferHostedService(DurableBuffer buffer, IOptions<BufferOptions> options, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<BufferHostedService> logger) : IHostedService, IAsyncDisposable
 {
     private readonly CancellationTokenSource _stopping = new();
     private Task? _housekeeping;
@@ -14,6 +14,17 @@ internal sealed class BufferHostedService(DurableBuffer buffer, IOptions<BufferO
     {
         buffer.Open();
         _housekeeping = HousekeepingAsync(_stopping.Token);
+        _ = buffer.WriterCompletion.ContinueWith(
+            _ =>
+            {
+                // Fatal: without the writer nothing is acknowledged. Exit non-zero so systemd
+                // (Restart=on-failure) starts a fresh process, which recovers the file.
+                Environment.ExitCode = 70;
+                lifetime.StopApplication();
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted,
+            TaskScheduler.Default);
         return Task.CompletedTask;
     }
 

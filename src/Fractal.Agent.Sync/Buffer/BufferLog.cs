@@ -19,6 +19,9 @@ internal static partial class BufferLog
     [LoggerMessage(1005, LogLevel.Information, "Buffer file rebuilt: {Before} -> {After} bytes ({Reclaimed} reclaimed)")]
     public static partial void Reclaimed(ILogger logger, long before, long after, long reclaimed);
 
+    [LoggerMessage(1007, LogLevel.Critical, "Buffer writer failed; stopping the agent so it restarts")]
+    public static partial void WriterFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(1006, LogLevel.Error, "Buffer housekeeping failed")]
     public static partial void MaintenanceFailed(ILogger logger, Exception exception);
 }

@@ -48,6 +48,7 @@ public sealed partial class DurableBuffer : IAsyncDisposable
     private long _bufferedBytes;
     private long _bufferedRecords;
     private int _nextCollectionIndex;
+    private long _compactedBytes;
 
     public DurableBuffer(IOptions<BufferOptions> options, StreamCatalog catalog, NodeIdentity identity, TimeProvider time, SyncMetrics metrics, ILogger<DurableBuffer> logger)
     {
@@ -148,6 +149,9 @@ public sealed partial class DurableBuffer : IAsyncDisposable
 
     /// <summary>Completes at the next group commit that stores readings or loss entries (uplinks wait on it when idle).</summary>
     public Task DataCommitted => Volatile.Read(ref _committed).Task;
+
+    /// <summary>Completes when the writer ends: normally on dispose, faulted on a fatal error.</summary>
+    public Task WriterCompletion => _writer ?? Task.CompletedTask;
 
     /// <summary>Whether the writer is running (it stops only on dispose); the systemd watchdog depends on it.</summary>
     public bool IsWriterAlive => _writer is { IsCompleted: false };
@@ -315,7 +319,8 @@ public sealed partial class DurableBuffer : IAsyncDisposable
 
     private void DeleteRebuildLeftovers()
     {
-        foreach (var leftover in new[] { BackupPath(FilePath), BackupPath(LogFilePath), Path.Combine(Path.GetDirectoryName(FilePath)!, Path.GetFileNameWithoutExtension(FilePath) + "-temp" + Path.GetExtension(FilePath)) })
+        string Sibling(string suffix) => Path.Combine(Path.GetDirectoryName(FilePath)!, Path.GetFileNameWithoutExtension(FilePath) + suffix + Path.GetExtension(FilePath));
+        foreach (var leftover in new[] { BackupPath(FilePath), BackupPath(LogFilePath), Sibling("-temp"), Sibling("-temp-log") })
         {
             File.Delete(leftover);
         }
@@ -410,7 +415,21 @@ public sealed partial class DurableBuffer : IAsyncDisposable
             {
                 CommitGroup(batch);
             }
-            catch (Exception ex) when (ex is IOException or LiteException or UnauthorizedAccessException)
+            catch (Exception ex) when (ex is not (IOException or LiteException or UnauthorizedAccessException))
+            {
+                // A bug, not the disk: nothing can be trusted to be acknowledged any more. Fail
+                // what is pending and end the writer; the host stops and systemd restarts us.
+                BufferLog.WriterFailed(_logger, ex);
+                foreach (var item in batch.Concat(_blocked))
+                {
+                    item.Fail(ex);
+                }
+
+                _blocked.Clear();
+                _work.Writer.TryComplete(ex);
+                throw;
+            }
+            catch (Exception ex)
             {
                 // A failed commit acknowledges nothing: the messages stay with their senders,
                 // which retry. Held-back appends are failed too rather than kept half-processed.
@@ -851,28 +870,90 @@ public sealed partial class DurableBuffer : IAsyncDisposable
         }
     }
 
-    /// <summary>Gives disk space back once data has drained (LiteDB rebuild compacts the file).</summary>
+    /// <summary>Gives disk space back once data has drained, by compacting into a fresh file.</summary>
     private void RunHousekeepingOutsideTransaction()
     {
         var db = Database;
         db.Checkpoint();
         var fileBytes = FileBytes();
-        if (fileBytes > _options.ReclaimThresholdBytes && fileBytes > 2 * (_bufferedBytes + (1L << 20)))
+        // Live data is more than the buffered readings (dedupe ids, ledger, reservoir), so the
+        // size right after the last compaction is the floor: compact only when the file has
+        // doubled over both.
+        var floor = Math.Max(_bufferedBytes + (1L << 20), _compactedBytes);
+        if (fileBytes <= _options.ReclaimThresholdBytes || fileBytes <= 2 * floor)
         {
-            long reclaimed;
-            _engineSwap.EnterWriteLock();
-            try
+            return;
+        }
+
+        _engineSwap.EnterWriteLock();
+        try
+        {
+            Compact();
+        }
+        finally
+        {
+            _engineSwap.ExitWriteLock();
+        }
+
+        _compactedBytes = FileBytes();
+        BufferLog.Reclaimed(_logger, fileBytes, _compactedBytes, fileBytes - _compactedBytes);
+    }
+
+    /// <summary>
+    /// Copies every live document into a new file and swaps it in. LiteDB 5's own Rebuild was
+    /// tried first and fails on some files ("Detected loop in FindAll" while it recreates
+    /// indexes), leaving the engine disposed; a plain copy uses only its well-trodden read and
+    /// insert paths. Crash safety: the old file becomes *-backup by rename before the new one
+    /// is renamed in; <see cref="RecoverInterruptedRebuild"/> restores it if we die in between.
+    /// </summary>
+    private void Compact()
+    {
+        var directory = Path.GetDirectoryName(FilePath)!;
+        var temp = Path.Combine(directory, Path.GetFileNameWithoutExtension(FilePath) + "-temp" + Path.GetExtension(FilePath));
+        DeleteRebuildLeftovers();
+        var old = Database;
+        try
+        {
+            using var fresh = new LiteDatabase(new ConnectionString { Filename = temp, Connection = ConnectionType.Direct });
+            foreach (var name in old.GetCollectionNames().ToList())
             {
-                reclaimed = db.Rebuild();
-            }
-            finally
-            {
-                _engineSwap.ExitWriteLock();
+                var autoId = name is LedgerCollection or DeadLettersCollection ? BsonAutoId.Int64 : BsonAutoId.ObjectId;
+                var target = fresh.GetCollection(name, autoId);
+                target.InsertBulk(old.GetCollection(name).FindAll());
+                if (name.StartsWith('i'))
+                {
+                    target.EnsureIndex("q");
+                }
             }
 
-            NativeSync.FsyncDirectory(Path.GetDirectoryName(FilePath)!);
+            fresh.Checkpoint();
+        }
+        catch
+        {
+            // The live file is untouched; drop the partial copy and keep going on it.
             DeleteRebuildLeftovers();
-            BufferLog.Reclaimed(_logger, fileBytes, FileBytes(), reclaimed);
+            throw;
+        }
+
+        NativeSync.FsyncFile(temp);
+        old.Dispose();
+        _db = null;
+        try
+        {
+            File.Move(FilePath, BackupPath(FilePath));
+            if (File.Exists(LogFilePath))
+            {
+                File.Move(LogFilePath, BackupPath(LogFilePath));
+            }
+
+            File.Move(temp, FilePath);
+            NativeSync.FsyncDirectory(directory);
+        }
+        finally
+        {
+            // Whatever happened, reopen on a complete file: the new one, or the backup put back.
+            RecoverInterruptedRebuild();
+            _db = new LiteDatabase(new ConnectionString { Filename = FilePath, Connection = ConnectionType.Direct });
         }
     }
 

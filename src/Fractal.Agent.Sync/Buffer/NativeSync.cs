@@ -16,6 +16,13 @@ internal static partial class NativeSync
         }
     }
 
+    /// <summary>Flushes a whole file to the device.</summary>
+    public static void FsyncFile(string path)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        Fsync(handle);
+    }
+
     /// <summary>Makes renames in <paramref name="directory"/> durable.</summary>
     public static void FsyncDirectory(string directory)
     {
