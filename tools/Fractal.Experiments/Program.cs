@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using Fractal.Experiments;
 using Fractal.Learning.Data;
@@ -12,7 +13,22 @@ const int ExitNoInput = 66;
 if (args is ["--help"] or ["-h"])
 {
     Console.WriteLine(ExperimentSettings.Usage);
+    Console.WriteLine(PlotCommand.Usage);
     return 0;
+}
+
+if (args is ["plot", ..])
+{
+    try
+    {
+        PlotCommand.Run(args[1..]);
+        return 0;
+    }
+    catch (FormatException ex)
+    {
+        await Console.Error.WriteLineAsync($"{ex.Message}\n\n{PlotCommand.Usage}");
+        return ExitUsage;
+    }
 }
 
 ExperimentSettings settings;
@@ -38,6 +54,14 @@ Console.CancelKeyPress += (_, e) =>
     e.Cancel = true;
     cancel.Cancel();
 };
+
+// SIGTERM (timeout(1), systemd, kill) stops the run like Ctrl-C: the completed rounds and the
+// chart are still written. A background job may have SIGINT ignored, so Ctrl-C alone is not enough.
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+{
+    context.Cancel = true;
+    cancel.Cancel();
+});
 
 var train = FashionMnist.Load(DatasetSplit.Train, settings.DataDirectory);
 if (settings.TrainSamples > 0)

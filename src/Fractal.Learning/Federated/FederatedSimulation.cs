@@ -114,9 +114,11 @@ public static class FederatedSimulation
             ProximalMu = (float)strategy.ProximalMu,
             IntraOpThreads = options.IntraOpThreads,
         };
-        // One trainer per client, as on real nodes. It also keeps each trainer at two batch
-        // sizes (full and tail): LocalTrainer evicts its cached batch bindings when a fifth size
-        // appears, which disposed a binding still in use when one trainer served many clients.
+        // One trainer per client, as on real nodes: each keeps its own two batch sizes (full and
+        // tail) bound for all rounds. One shared trainer would also be correct (its LRU eviction
+        // never drops the binding in use) but would rebuild a tail binding for most clients in
+        // every round once more than four sizes are in play; a session per client costs only
+        // memory (tens of MB for ten CNN clients) and start-up time.
         var trainers = new LocalTrainer[clients.Length];
         try
         {

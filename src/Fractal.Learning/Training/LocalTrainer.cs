@@ -15,6 +15,10 @@ namespace Fractal.Learning.Training;
 /// </remarks>
 public sealed class LocalTrainer : IDisposable
 {
+    // Batch sizes whose buffers and bindings stay cached: a full and a tail size for two
+    // batch sizes in alternation (training and, say, a fine-tuning job) without reallocation.
+    private const int MaxCachedBatchSizes = 4;
+
     private readonly ModelSpec _spec;
     private readonly LocalTrainerOptions _options;
     private readonly TrainingGraph _graph;
@@ -33,6 +37,7 @@ public sealed class LocalTrainer : IDisposable
     private readonly float[] _loss = new float[1];
     private readonly OrtValue _lossValue;
     private readonly Dictionary<int, BatchBinding> _batches = [];
+    private long _batchClock;
     private int _current;
     private long _adamStep;
     private bool _disposed;
@@ -147,7 +152,7 @@ public sealed class LocalTrainer : IDisposable
         var losses = new double[epochs];
         var full = Batch(Math.Min(batchSize, count));
         var tailSize = count % batchSize;
-        var tail = tailSize > 0 && count > batchSize ? Batch(tailSize) : null;
+        var tail = tailSize > 0 && count > batchSize ? Batch(tailSize, inUse: full) : null;
         var steps = 0;
         for (var epoch = 0; epoch < epochs; epoch++)
         {
@@ -320,25 +325,38 @@ public sealed class LocalTrainer : IDisposable
         }
     }
 
-    private BatchBinding Batch(int size)
+    private BatchBinding Batch(int size, BatchBinding? inUse = null)
     {
         if (_batches.TryGetValue(size, out var existing))
         {
+            existing.LastUsed = ++_batchClock;
             return existing;
         }
 
-        // A full and a tail batch per batch size in use; drop old sizes so memory stays bounded.
-        if (_batches.Count >= 4)
+        // Memory stays bounded: evict the least recently used sizes, but never the binding the
+        // caller still holds for this call (disposing it made ONNX Runtime run on freed bindings).
+        // Runs once per TrainEpochs call, not per step; enumerating the values allocates nothing.
+        while (_batches.Count >= MaxCachedBatchSizes)
         {
+            BatchBinding? oldest = null;
             foreach (var b in _batches.Values)
             {
-                b.Dispose();
+                if (!ReferenceEquals(b, inUse) && (oldest is null || b.LastUsed < oldest.LastUsed))
+                {
+                    oldest = b;
+                }
             }
 
-            _batches.Clear();
+            if (oldest is null)
+            {
+                break;
+            }
+
+            _batches.Remove(oldest.Size);
+            oldest.Dispose();
         }
 
-        var batch = new BatchBinding(this, size);
+        var batch = new BatchBinding(this, size) { LastUsed = ++_batchClock };
         _batches[size] = batch;
         return batch;
     }
@@ -428,6 +446,9 @@ public sealed class LocalTrainer : IDisposable
         }
 
         public int Size { get; }
+
+        /// <summary>Value of the trainer's use clock when this size was last requested (for LRU eviction).</summary>
+        public long LastUsed { get; set; }
 
         public float[] X { get; }
 

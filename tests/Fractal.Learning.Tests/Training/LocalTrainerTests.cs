@@ -145,6 +145,36 @@ public sealed class LocalTrainerTests
     }
 
     [Fact]
+    public void TrainEpochs_ManyDifferentTailSizes_MatchesFreshTrainerEveryCall()
+    {
+        // Batch 8 with 17..23 samples gives tail batches of 1..7: more batch sizes than the trainer
+        // caches. Each new tail size evicts a cached binding; it must never be the full-size
+        // binding the same call is using (that was a use-after-dispose crash inside ONNX Runtime).
+        var spec = ModelSpec.Parse(SmallMlp);
+        var (images, labels) = TestData.Prototypes(spec, 64, 5);
+        var initial = ModelParameters.Initialize(spec, 2);
+        var options = new LocalTrainerOptions { LearningRate = 0.05f, Momentum = 0.9f };
+        using var shared = new LocalTrainer(spec, options, initial);
+
+        foreach (var count in new[] { 17, 18, 19, 20, 21, 22, 23, 17, 64, 19 })
+        {
+            shared.SetParameters(initial);
+            var report = shared.TrainEpochs(images, labels, count, epochs: 2, batchSize: 8, seed: count);
+            using var fresh = new LocalTrainer(spec, options, initial);
+            var expected = fresh.TrainEpochs(images, labels, count, epochs: 2, batchSize: 8, seed: count);
+
+            Assert.Equal(expected.Steps, report.Steps);
+            Assert.Equal(expected.EpochLosses, report.EpochLosses);
+            var trained = shared.GetParameters();
+            var reference = fresh.GetParameters();
+            for (var i = 0; i < trained.Count; i++)
+            {
+                Assert.Equal(reference.Tensors[i].Data, trained.Tensors[i].Data);
+            }
+        }
+    }
+
+    [Fact]
     public void TrainEpochs_MoreSteps_AllocatesNothingPerStep()
     {
         var spec = ModelSpec.Parse(SmallCnn);
