@@ -29,9 +29,15 @@ internal sealed class BrokerMqttIngest(
 {
     private static readonly TimeSpan ReconnectDelay = TimeSpan.FromSeconds(1);
 
-    // Bounded by the broker's in-flight window (Receive Maximum), so this never grows unbounded.
+    // Bounded by the in-flight window we grant the broker: when it is full the message handler
+    // waits, MQTTnet stops reading the socket, and TCP pushes back on the broker instead of the
+    // agent buffering an unbounded backlog in memory.
     private readonly Channel<(MqttApplicationMessageReceivedEventArgs Message, Task<IngestResult> Commit)> _pendingAcks =
-        Channel.CreateUnbounded<(MqttApplicationMessageReceivedEventArgs, Task<IngestResult>)>(new UnboundedChannelOptions { SingleReader = true });
+        Channel.CreateBounded<(MqttApplicationMessageReceivedEventArgs, Task<IngestResult>)>(new BoundedChannelOptions(options.Value.ReceiveMaximum)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -48,8 +54,7 @@ internal sealed class BrokerMqttIngest(
             // Not cancelled by stopping: a commit that started finishes, and is acknowledged
             // before the client disconnects (graceful shutdown loses no acknowledgement).
             var commit = pipeline.SubmitAsync(MqttMessages.ToIngestMessage(e.ApplicationMessage), CancellationToken.None).AsTask();
-            _pendingAcks.Writer.TryWrite((e, commit));
-            return Task.CompletedTask;
+            return WriteOrDropAsync(e, commit);
         };
 
         var clientOptions = new MqttClientOptionsBuilder()
@@ -98,6 +103,18 @@ internal sealed class BrokerMqttIngest(
             {
                 await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(), CancellationToken.None);
             }
+        }
+    }
+
+    private async Task WriteOrDropAsync(MqttApplicationMessageReceivedEventArgs message, Task<IngestResult> commit)
+    {
+        try
+        {
+            await _pendingAcks.Writer.WriteAsync((message, commit));
+        }
+        catch (ChannelClosedException)
+        {
+            // Stopping: not acknowledged, so the broker redelivers it from the session.
         }
     }
 

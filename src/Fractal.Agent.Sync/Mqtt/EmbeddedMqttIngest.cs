@@ -33,6 +33,17 @@ internal sealed class EmbeddedMqttIngest(IngestPipeline pipeline, IOptions<MqttI
             .Build();
         _server = new MqttServerFactory().CreateMqttServer(serverOptions);
         _server.InterceptingPublishAsync += OnPublishAsync;
+        _server.ValidatingConnectionAsync += e =>
+        {
+            // Simple sensors (mosquitto_pub without -i, MQTT 3.1.1 clean sessions) send no client
+            // id; the spec lets the server assign one rather than refuse the connection.
+            if (string.IsNullOrEmpty(e.ClientId))
+            {
+                e.AssignedClientIdentifier = "sensor-" + Guid.NewGuid().ToString("N")[..12];
+            }
+
+            return Task.CompletedTask;
+        };
         await _server.StartAsync();
         MqttLog.EmbeddedStarted(logger, o.EmbeddedBindAddress, o.EmbeddedPort);
     }

@@ -1,0 +1,143 @@
+using System.Diagnostics;
+using Fractal.Agent.Inference;
+using Fractal.Agent.Inference.Models;
+using Fractal.Learning.Onnx;
+using Fractal.Learning.Specs;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Fractal.Benchmarks.Learning;
+
+/// <summary>
+/// Per-call latency at batch 1 through the node's model runtime (<see cref="IModelRuntime.Predict(ReadOnlySpan{float}, Span{float})"/>:
+/// slot read, reference count, pooled buffers, copy in, run, copy out, arg-max) against a bare
+/// ONNX Runtime call on the same model bytes with the same session options (copy in, Run on
+/// preallocated OrtValues), alternating call by call in the same run.
+/// </summary>
+internal static class InferenceBenchmark
+{
+    public static Task RunAsync(BenchArgs args)
+    {
+        var models = args.Strings("models", "mlp,cnn");
+        var calls = args.Int("calls", 20_000);
+        var threads = args.Int("threads", 1);
+        Report.Line($"Batch 1, {threads} intra-op thread(s), {calls} calls per side, alternating call by call after a warm-up; one caller thread.");
+        Report.Line(string.Empty);
+
+        var rows = new List<IReadOnlyList<string>>();
+        foreach (var name in models)
+        {
+            var spec = name == "mlp" ? ModelSpecs.Mlp() : ModelSpecs.SimpleCnn();
+            var bytes = InferenceModelBuilder.Build(spec, ModelParameters.Initialize(spec, 1));
+            var random = new Random(3);
+            var samples = Enumerable.Range(0, 64).Select(_ => Enumerable.Range(0, spec.InputSize).Select(_ => (float)random.Next(256)).ToArray()).ToArray();
+
+            using var runtime = new ModelRuntime(Options.Create(new InferenceOptions { IntraOpThreads = threads }), NullLogger<ModelRuntime>.Instance);
+            runtime.Activate("bench-1", spec, bytes);
+            using var bare = new BareSession(bytes, spec, threads);
+
+            var probabilities = new float[spec.ClassCount];
+            var runtimeTimes = new double[calls];
+            var bareTimes = new double[calls];
+            for (var i = 0; i < 2_000; i++)
+            {
+                runtime.Predict(samples[i % samples.Length], probabilities);
+                bare.Run(samples[i % samples.Length]);
+            }
+
+            // Calls alternate one by one (the side going first alternates too), so preemption by
+            // other processes, which sets the p99 on a loaded machine, hits both sides alike.
+            for (var i = 0; i < calls; i++)
+            {
+                if (i % 10_000 == 0)
+                {
+                    Report.Progress($"{name}: call {i}/{calls}");
+                }
+
+                var sample = samples[i % samples.Length];
+                for (var side = 0; side < 2; side++)
+                {
+                    var useRuntime = (side == 0) == (i % 2 == 0);
+                    var start = Stopwatch.GetTimestamp();
+                    if (useRuntime)
+                    {
+                        runtime.Predict(sample, probabilities);
+                    }
+                    else
+                    {
+                        bare.Run(sample);
+                    }
+
+                    (useRuntime ? runtimeTimes : bareTimes)[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+                }
+            }
+
+            var (runtime50, runtime99) = Percentiles(runtimeTimes.AsSpan());
+            var (bare50, bare99) = Percentiles(bareTimes.AsSpan());
+            rows.Add(
+            [
+                spec.Name,
+                Report.Number(bare50, "0.0"),
+                Report.Number(runtime50, "0.0"),
+                $"{Report.Number(((runtime50 / bare50) - 1) * 100, "+0.0;-0.0")} %",
+                Report.Number(bare99, "0.0"),
+                Report.Number(runtime99, "0.0"),
+                $"{Report.Number(((runtime99 / bare99) - 1) * 100, "+0.0;-0.0")} %",
+            ]);
+        }
+
+        Report.Table(["model", "bare p50 µs", "runtime p50 µs", "added p50", "bare p99 µs", "runtime p99 µs", "added p99"], rows);
+        return Task.CompletedTask;
+    }
+
+    private static (double P50, double P99) Percentiles(Span<double> values)
+    {
+        values.Sort();
+        return (values[(int)(values.Length * 0.50)], values[Math.Min(values.Length - 1, (int)(values.Length * 0.99))]);
+    }
+
+    /// <summary>The baseline: one session, the runtime's session options, preallocated OrtValues.</summary>
+    private sealed class BareSession : IDisposable
+    {
+        private readonly SessionOptions _options;
+        private readonly InferenceSession _session;
+        private readonly RunOptions _runOptions = new();
+        private readonly float[] _input;
+        private readonly OrtValue[] _inputs;
+        private readonly OrtValue[] _outputs;
+        private readonly string[] _inputNames = [InferenceModelBuilder.InputName];
+        private readonly string[] _outputNames = [InferenceModelBuilder.OutputName];
+
+        public BareSession(byte[] model, ModelSpec spec, int threads)
+        {
+            // The same settings as LoadedModel.Load.
+            _options = new SessionOptions
+            {
+                IntraOpNumThreads = threads,
+                InterOpNumThreads = 1,
+                ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+                GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            };
+            _session = new InferenceSession(model, _options);
+            _input = new float[spec.InputSize];
+            _inputs = [OrtValue.CreateTensorValueFromMemory(_input, [1, .. spec.Input.Shape.Select(d => (long)d)])];
+            _outputs = [OrtValue.CreateTensorValueFromMemory(new float[spec.ClassCount], [1, spec.ClassCount])];
+        }
+
+        public void Run(float[] sample)
+        {
+            sample.CopyTo(_input, 0);
+            _session.Run(_runOptions, _inputNames, _inputs, _outputNames, _outputs);
+        }
+
+        public void Dispose()
+        {
+            _inputs[0].Dispose();
+            _outputs[0].Dispose();
+            _runOptions.Dispose();
+            _session.Dispose();
+            _options.Dispose();
+        }
+    }
+}

@@ -1,0 +1,217 @@
+using System.Diagnostics;
+using Fractal.Benchmarks.Mqtt;
+using Fractal.Testing.Mosquitto;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+
+namespace Fractal.Benchmarks;
+
+/// <summary>
+/// End-to-end MQTT QoS 1 → committed through mosquitto (the agent subscribed with
+/// BrokerMqttIngest) against mosquitto delivering the same QoS 1 stream to a subscriber that does
+/// nothing (the broker limit). Same broker, same publishers, same payloads, same run.
+/// </summary>
+internal static class MqttBenchmark
+{
+    public const string MeasuredTopic = "fractal/sensors/" + Readings.Stream;
+    private const string WarmUpTopic = "fractal/sensors/warmup";
+    private const int WarmUpMessages = 1000;
+    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(5);
+
+    public static async Task RunAsync(BenchArgs args)
+    {
+        var messages = args.Int("messages", 10_000);
+        var values = args.Int("values", 16);
+        var rounds = args.Int("rounds", 2);
+        var publisherCounts = args.Ints("publishers", "1,4");
+        var inflights = args.Ints("inflight", "10,100");
+        var receiveMaximum = args.Int("receivemax", 1000);
+        var root = args.String("dir", Path.Combine(Path.GetTempPath(), "fractal-bench"));
+
+        await using var broker = await MosquittoBroker.StartAsync(maxInflight: receiveMaximum);
+        foreach (var ids in args.Strings("ids", "true,false").Select(v => v == "true"))
+        {
+            await RunSeriesAsync(broker, messages, values, rounds, publisherCounts, inflights, receiveMaximum, root, ids);
+        }
+    }
+
+    private static async Task RunSeriesAsync(MosquittoBroker broker, int messages, int values, int rounds, int[] publisherCounts, int[] inflights, int receiveMaximum, string root, bool ids)
+    {
+        var payloads = Enumerable.Range(0, messages).Select(i => Readings.Json(i, values, ids ? "sensor-1/" : null)).ToArray();
+        Report.Line($"{messages:N0} QoS 1 messages per measurement, JSON readings of {values} values {(ids ? "with" : "without")} a sensor id ({payloads.Average(p => p.Length):N0} B average); " +
+            $"mosquitto {MosquittoVersion()} (max_inflight_messages {receiveMaximum}, persistence off) on loopback; subscriber Receive Maximum {receiveMaximum}; " +
+            $"{rounds} rounds, baseline and agent alternating. Time = first PUBLISH until the last reading is received (baseline) or committed (agent).");
+        Report.Line(string.Empty);
+
+        var rows = new List<IReadOnlyList<string>>();
+        foreach (var publishers in publisherCounts)
+        {
+            foreach (var inflight in inflights)
+            {
+                var plain = new List<Measurement>();
+                var agent = new List<Measurement>();
+                for (var round = 0; round < rounds; round++)
+                {
+                    // Alternate which goes first, so neither always meets a cold or a tired broker.
+                    for (var k = 0; k < 2; k++)
+                    {
+                        var agentTurn = (k + round) % 2 == 1;
+                        var dir = Path.Combine(root, $"mqtt-{Guid.NewGuid():N}");
+                        try
+                        {
+                            ISink sink = agentTurn
+                                ? await AgentSubscriber.StartAsync(broker.Host, broker.Port, receiveMaximum, dir)
+                                : await PlainSubscriber.StartAsync(broker.Host, broker.Port, receiveMaximum);
+                            var m = await MeasureAsync(broker, sink, payloads, publishers, inflight);
+                            (agentTurn ? agent : plain).Add(m);
+                            Report.Progress($"mqtt {publishers} pub x {inflight} in flight, round {round + 1}, {(agentTurn ? "agent" : "plain")}: {m.Rate:N0}/s (publishers done at {m.PublishRate:N0}/s){(m.Complete ? string.Empty : " INCOMPLETE")} {m.Diagnostics}");
+                        }
+                        finally
+                        {
+                            if (Directory.Exists(dir))
+                            {
+                                Directory.Delete(dir, recursive: true);
+                            }
+                        }
+                    }
+                }
+
+                var ratios = agent.Select((a, i) => a.Rate / plain[i].Rate).ToList();
+                rows.Add([
+                    $"{publishers} x {inflight}",
+                    Report.Rate(Report.Median(plain.Select(m => m.Rate))),
+                    Report.Rate(Report.Median(agent.Select(m => m.Rate))),
+                    Report.Ratio(Report.Median(ratios)),
+                    string.Join(", ", ratios.Select(Report.Ratio)),
+                    agent.All(m => m.Complete) && plain.All(m => m.Complete) ? "all" : "NO (timeout)",
+                ]);
+            }
+        }
+
+        Report.Table(["publishers x in flight each", "broker limit: plain subscriber msg/s (median)", "agent: QoS 1 → committed msg/s (median)", "ratio (median)", "per-round ratios", "all delivered"], rows);
+    }
+
+    private static async Task<Measurement> MeasureAsync(MosquittoBroker broker, ISink sink, byte[][] payloads, int publisherCount, int inflight)
+    {
+        var publishers = new List<IMqttClient>();
+        try
+        {
+            for (var p = 0; p < publisherCount; p++)
+            {
+                publishers.Add(await ConnectPublisherAsync(broker));
+            }
+
+            await WarmUpAsync(sink, publishers[0]);
+            sink.Measured.Arm(payloads.Length);
+            var clock = Stopwatch.StartNew();
+            var publishing = Task.WhenAll(Enumerable.Range(0, publisherCount * inflight).Select(worker => Task.Run(async () =>
+            {
+                // Worker w of publisher w % P sends every (P * inflight)-th message: each
+                // publisher keeps `inflight` QoS 1 PUBLISHes outstanding.
+                var client = publishers[worker % publisherCount];
+                for (var i = worker; i < payloads.Length; i += publisherCount * inflight)
+                {
+                    await PublishAsync(client, MeasuredTopic, payloads[i]);
+                }
+            })));
+            await publishing;
+            var published = clock.Elapsed;
+            var complete = await Task.WhenAny(sink.Measured.Done, Task.Delay(Patience)) == sink.Measured.Done;
+            clock.Stop();
+            return new Measurement(sink.Measured.Count / clock.Elapsed.TotalSeconds, payloads.Length / published.TotalSeconds, complete, sink.Diagnostics);
+        }
+        finally
+        {
+            foreach (var publisher in publishers)
+            {
+                await publisher.DisconnectAsync();
+                publisher.Dispose();
+            }
+
+            var clientId = sink.ClientId;
+            await sink.DisposeAsync();
+            await ForgetSessionAsync(broker, clientId);
+        }
+    }
+
+    private static async Task WarmUpAsync(ISink sink, IMqttClient publisher)
+    {
+        // Until the subscription is in place the broker drops messages; the warm-up stream is
+        // counted apart, so late warm-up messages never count as measured ones.
+        var warmUp = Readings.Json(0, 4, null);
+        using var deadline = new CancellationTokenSource(Patience);
+        while (sink.WarmUp.Count == 0)
+        {
+            await PublishAsync(publisher, WarmUpTopic, warmUp);
+            await Task.Delay(50, deadline.Token);
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, 50).Select(w => Task.Run(async () =>
+        {
+            for (var i = w; i < WarmUpMessages; i += 50)
+            {
+                await PublishAsync(publisher, WarmUpTopic, warmUp);
+            }
+        })));
+        while (sink.WarmUp.Count < WarmUpMessages)
+        {
+            await Task.Delay(20, deadline.Token);
+        }
+    }
+
+    private static async Task PublishAsync(IMqttClient client, string topic, byte[] payload)
+    {
+        var result = await client.PublishAsync(new MqttApplicationMessageBuilder()
+            .WithTopic(topic)
+            .WithPayload(payload)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .Build());
+        if (!result.IsSuccess)
+        {
+            throw new InvalidOperationException($"PUBLISH refused: {result.ReasonCode} {result.ReasonString}");
+        }
+    }
+
+    private static async Task<IMqttClient> ConnectPublisherAsync(MosquittoBroker broker)
+    {
+        var client = new MqttClientFactory().CreateMqttClient();
+        await client.ConnectAsync(new MqttClientOptionsBuilder()
+            .WithTcpServer(broker.Host, broker.Port)
+            .WithProtocolVersion(MqttProtocolVersion.V500)
+            .WithClientId($"bench-pub-{Guid.NewGuid():N}")
+            .Build());
+        return client;
+    }
+
+    /// <summary>Removes a persistent session, so the broker stops queueing for a subscriber that is gone.</summary>
+    private static async Task ForgetSessionAsync(MosquittoBroker broker, string clientId)
+    {
+        using var client = new MqttClientFactory().CreateMqttClient();
+        await client.ConnectAsync(new MqttClientOptionsBuilder()
+            .WithTcpServer(broker.Host, broker.Port)
+            .WithProtocolVersion(MqttProtocolVersion.V500)
+            .WithClientId(clientId)
+            .WithCleanStart(true)
+            .WithSessionExpiryInterval(0)
+            .Build());
+        await client.DisconnectAsync();
+    }
+
+    private static string MosquittoVersion()
+    {
+        try
+        {
+            using var process = Process.Start(new ProcessStartInfo("mosquitto", "-h") { RedirectStandardOutput = true, UseShellExecute = false })!;
+            var first = process.StandardOutput.ReadLine() ?? string.Empty;
+            process.WaitForExit();
+            return first.Replace("mosquitto version ", string.Empty, StringComparison.Ordinal).Trim();
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return "?";
+        }
+    }
+
+    private readonly record struct Measurement(double Rate, double PublishRate, bool Complete, string Diagnostics);
+}

@@ -1,0 +1,144 @@
+using System.Globalization;
+using Fractal.Agent.Sync;
+using Fractal.Agent.Sync.Ingest;
+using Fractal.Agent.Sync.Metrics;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+
+namespace Fractal.Benchmarks.Mqtt;
+
+/// <summary>Where the broker delivers the measured stream: the agent, or a subscriber that does nothing.</summary>
+internal interface ISink : IAsyncDisposable
+{
+    /// <summary>Readings of the measured stream (<see cref="MqttBenchmark.MeasuredTopic"/>), counted once committed or received.</summary>
+    Countdown Measured { get; }
+
+    /// <summary>Readings of the warm-up stream.</summary>
+    Countdown WarmUp { get; }
+
+    string ClientId { get; }
+
+    /// <summary>Something to say about the run (group commits of the agent).</summary>
+    string Diagnostics { get; }
+}
+
+/// <summary>The broker limit: a plain MQTTnet subscriber with the agent's session settings that does nothing (auto-ack).</summary>
+internal sealed class PlainSubscriber : ISink
+{
+    private readonly IMqttClient _client;
+
+    private PlainSubscriber(IMqttClient client, string clientId)
+    {
+        _client = client;
+        ClientId = clientId;
+    }
+
+    public Countdown Measured { get; } = new();
+
+    public Countdown WarmUp { get; } = new();
+
+    public string ClientId { get; }
+
+    public string Diagnostics => string.Empty;
+
+    public static async Task<PlainSubscriber> StartAsync(string host, int port, int receiveMaximum)
+    {
+        var clientId = $"bench-plain-{Guid.NewGuid():N}";
+        var client = new MqttClientFactory().CreateMqttClient();
+        var sink = new PlainSubscriber(client, clientId);
+        client.ApplicationMessageReceivedAsync += e =>
+        {
+            (e.ApplicationMessage.Topic == MqttBenchmark.MeasuredTopic ? sink.Measured : sink.WarmUp).Signal();
+            return Task.CompletedTask;
+        };
+        await client.ConnectAsync(new MqttClientOptionsBuilder()
+            .WithTcpServer(host, port)
+            .WithClientId(clientId)
+            .WithProtocolVersion(MqttProtocolVersion.V500)
+            .WithCleanStart(false)
+            .WithSessionExpiryInterval(uint.MaxValue)
+            .WithReceiveMaximum((ushort)receiveMaximum)
+            .Build());
+        await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter(IngestMessage.TopicFilter, MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        return sink;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _client.DisconnectAsync();
+        _client.Dispose();
+    }
+}
+
+/// <summary>The agent's data path (BrokerMqttIngest → IngestPipeline → DurableBuffer) in a generic host, as the daemon composes it.</summary>
+internal sealed class AgentSubscriber : ISink
+{
+    private readonly IHost _host;
+
+    private AgentSubscriber(IHost host, string clientId)
+    {
+        _host = host;
+        ClientId = clientId;
+    }
+
+    public Countdown Measured { get; } = new();
+
+    public Countdown WarmUp { get; } = new();
+
+    public string ClientId { get; }
+
+    public string Diagnostics
+    {
+        get
+        {
+            var commits = _host.Services.GetRequiredService<SyncMetrics>().GroupCommits.Value;
+            var committed = Measured.Count + WarmUp.Count;
+            return string.Create(CultureInfo.InvariantCulture, $"{commits:N0} group commits, {committed / Math.Max(1, commits):N1} readings per commit");
+        }
+    }
+
+    public static async Task<AgentSubscriber> StartAsync(string host, int port, int receiveMaximum, string stateDirectory, IDictionary<string, string?>? extra = null)
+    {
+        var clientId = $"bench-agent-{Guid.NewGuid():N}";
+        var settings = new Dictionary<string, string?>
+        {
+            ["Agent:StateDirectory"] = stateDirectory,
+            ["Agent:NodeId"] = "bench-node",
+            ["Metrics:Port"] = "0",
+            ["Uplinks:Hub:Enabled"] = "false",
+            ["Mqtt:BrokerHost"] = host,
+            ["Mqtt:BrokerPort"] = port.ToString(CultureInfo.InvariantCulture),
+            ["Mqtt:ClientId"] = clientId,
+            ["Mqtt:ReceiveMaximum"] = receiveMaximum.ToString(CultureInfo.InvariantCulture),
+            [$"Streams:{Readings.Stream}:Priority"] = "0",
+            ["Streams:warmup:Priority"] = "0",
+        };
+        foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.Logging.AddConsole().SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddFractalSync(builder.Configuration);
+        var app = builder.Build();
+        var sink = new AgentSubscriber(app, clientId);
+        // Raised after the reading is durably committed; the PUBACK follows it.
+        app.Services.GetRequiredService<IngestPipeline>().Accepted += request =>
+            (request.Stream == Readings.Stream ? sink.Measured : sink.WarmUp).Signal();
+        await app.StartAsync();
+        return sink;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _host.StopAsync();
+        _host.Dispose();
+    }
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Builds fractal-agent_<version>_<arch>.deb from a self-contained, trimmed publish of
+# src/Fractal.Agent (publish profiles linux-x64 and linux-arm64). Needs: dotnet, dpkg-deb, gzip.
+# No network beyond the NuGet restore of `dotnet publish`.
+#
+#   packaging/deb/build-deb.sh [--arch amd64|arm64|all]... [--version V] [--out DIR] [--reuse-publish]
+#
+#   --arch           Debian architecture(s) to build; default: all (amd64 and arm64).
+#   --version        package version; default: $FRACTAL_VERSION, else the one in packaging/VERSION.
+#   --out            output directory; default: packaging/out. Debs land there, the publish
+#                    output in OUT/publish/<rid>, the staged tree in OUT/stage/<arch>.
+#   --reuse-publish  package the existing OUT/publish/<rid> if there is one (the packaging tests
+#                    build two versions from one publish to test upgrades).
+# Prints the path of each .deb it built, one a line, on stdout. Beside each .deb it leaves
+# fractal-agent-<version>-<rid>.tar.gz, the same payload for the Yocto recipe.
+# FRACTAL_MAINTAINER sets the Maintainer field (default: a placeholder address).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+archs=()
+version=${FRACTAL_VERSION:-$(tr -d ' \n' <"$repo/packaging/VERSION")}
+out=$repo/packaging/out
+reuse=0
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --arch) shift; if [ "$1" = all ]; then archs+=(amd64 arm64); else archs+=("$1"); fi ;;
+    --version) shift; version=$1 ;;
+    --out) shift; out=$1 ;;
+    --reuse-publish) reuse=1 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    *) echo "build-deb.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ ${#archs[@]} -gt 0 ] || archs=(amd64 arm64)
+if ! [[ $version =~ ^[0-9][A-Za-z0-9.+~-]*$ ]]; then
+  echo "build-deb.sh: '$version' is not a Debian version" >&2; exit 2
+fi
+maintainer=${FRACTAL_MAINTAINER:-Fractal maintainers <fractal@fractal.example>}
+for tool in dotnet dpkg-deb gzip readelf; do
+  command -v "$tool" >/dev/null || { echo "build-deb.sh: '$tool' is required (apt-get install dpkg-dev; dotnet SDK)" >&2; exit 2; }
+done
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+# Reproducible: file dates and the changelog date come from the last commit.
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$repo" log -1 --format=%ct 2>/dev/null || date +%s)}
+
+for arch in "${archs[@]}"; do
+  case "$arch" in
+    amd64) rid=linux-x64; machine_depends="libsasl2-2"; strip=strip; strip_pkg=binutils ;;  # librdkafka.so (x64 build) links libsasl2
+    arm64) rid=linux-arm64; machine_depends=""; strip=aarch64-linux-gnu-strip; strip_pkg=binutils-aarch64-linux-gnu ;;
+    *) echo "build-deb.sh: unsupported architecture '$arch' (amd64, arm64)" >&2; exit 2 ;;
+  esac
+
+  pub=$out/publish/$rid
+  if [ $reuse = 0 ] || [ ! -x "$pub/fractal-agent" ]; then
+    rm -rf "$pub"
+    echo "build-deb.sh: publishing $rid (self-contained, trimmed) ..." >&2
+    dotnet publish "$repo/src/Fractal.Agent/Fractal.Agent.csproj" -p:PublishProfile=$rid -o "$pub" \
+      --nologo -v:quiet -clp:ErrorsOnly >&2
+  fi
+
+  stage=$out/stage/$arch
+  rm -rf "$stage"
+  lib=$stage/usr/lib/fractal-agent
+  doc=$stage/usr/share/doc/fractal-agent
+  install -d -m 0755 "$lib" "$stage/lib/systemd/system" "$stage/etc/fractal" "$doc" \
+    "$stage/usr/share/lintian/overrides" "$stage/DEBIAN"
+  cp -R "$pub/." "$lib/"
+  find "$lib" -type d -exec chmod 0755 {} +
+  find "$lib" -type f -exec chmod 0644 {} +
+  chmod 0755 "$lib/fractal-agent" "$lib/createdump"
+  # librdkafka.redist ships its library with symbols (1 MB of the 12); the .NET files are stripped.
+  for elf in "$lib"/*.so "$lib/fractal-agent" "$lib/createdump"; do
+    # grep reads all of readelf's output: with -q it would exit early and, under pipefail, SIGPIPE
+    # would make the test false.
+    if readelf -S "$elf" 2>/dev/null | grep '\.symtab' >/dev/null; then
+      command -v "$strip" >/dev/null || { echo "build-deb.sh: '$strip' is required to strip $elf (apt-get install $strip_pkg)" >&2; exit 2; }
+      "$strip" --strip-unneeded --remove-section=.comment "$elf"
+    fi
+  done
+
+  install -m 0644 "$here/fractal-agent.service" "$stage/lib/systemd/system/fractal-agent.service"
+  install -m 0644 "$here/agent.json" "$stage/etc/fractal/agent.json"
+  install -m 0644 "$here/debian/copyright" "$doc/copyright"
+  install -m 0644 "$here/debian/README.Debian" "$doc/README.Debian"
+  install -m 0644 "$here/debian/lintian-overrides" "$stage/usr/share/lintian/overrides/fractal-agent"
+  {
+    echo "fractal-agent ($version) unstable; urgency=medium"
+    echo
+    echo "  * Build of the Fractal edge agent (git $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown))."
+    echo
+    echo " -- $maintainer  $(date -u -R -d "@$SOURCE_DATE_EPOCH")"
+  } | gzip -9n >"$doc/changelog.gz"
+  chmod 0644 "$doc/changelog.gz"
+
+  depends="adduser, libc6 (>= 2.27), libgcc-s1, libstdc++6, libssl3 | libssl3t64${machine_depends:+, $machine_depends}"
+  installed_size=$(du -s -k --apparent-size "$stage" | cut -f1)
+  sed -e "s/@VERSION@/$version/" -e "s|@MAINTAINER@|$maintainer|" -e "s/@ARCH@/$arch/" -e "s/@INSTALLED_SIZE@/$installed_size/" \
+    -e "s/@DEPENDS@/$depends/" "$here/debian/control.in" >"$stage/DEBIAN/control"
+  install -m 0644 "$here/debian/conffiles" "$stage/DEBIAN/conffiles"
+  for script in postinst prerm postrm; do
+    install -m 0755 "$here/debian/$script" "$stage/DEBIAN/$script"
+  done
+  (cd "$stage" && find . -path ./DEBIAN -prune -o -path ./etc -prune -o -type f -printf '%P\0' \
+    | LC_ALL=C sort -z | xargs -0 md5sum) >"$stage/DEBIAN/md5sums"
+  chmod 0644 "$stage/DEBIAN/md5sums"
+
+  deb=$out/fractal-agent_${version}_${arch}.deb
+  dpkg-deb --root-owner-group -Zxz --build "$stage" "$deb" >&2
+  echo "$deb"
+
+  # The same payload for the Yocto recipe (packaging/yocto/meta-fractal), without the Debian-only
+  # parts (control area, Debian docs, lintian overrides).
+  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
+    -C "$stage" -czf "$out/fractal-agent-${version}-$rid.tar.gz" usr/lib/fractal-agent lib/systemd/system etc/fractal
+done
