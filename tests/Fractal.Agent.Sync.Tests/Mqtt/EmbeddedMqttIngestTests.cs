@@ -95,7 +95,16 @@ public sealed class EmbeddedMqttIngestTests : IDisposable
         }
 
         var held = sensor.PublishAsync(Reading("camera", values));
-        await agent.Buffer.RunMaintenanceAsync();
+        using (var deadline = new CancellationTokenSource(Patience))
+        {
+            // The message crosses the network before the buffer sees it: wait until it is held.
+            while (agent.Buffer.GetStats().BlockedAppends < 1)
+            {
+                await Task.WhenAny(agent.Buffer.DataCommitted, Task.Delay(50, deadline.Token));
+                deadline.Token.ThrowIfCancellationRequested();
+            }
+        }
+
         Assert.False(held.IsCompleted, "PUBACK must not be sent while the quota is full under push-back");
         Assert.Equal(1, agent.Buffer.GetStats().BlockedAppends);
 
