@@ -15,9 +15,11 @@ fi
 
 # What the tests and scripts run: dpkg-deb/dpkg-dev (build), lintian, systemd-analyze (systemd),
 # adduser and deb-systemd-helper (maintainer scripts), setpriv (util-linux), readelf and strip
-# (binutils; binutils-aarch64-linux-gnu strips the arm64 librdkafka),
-# python3 (check-recipe.sh). The list is in docs/design/0007-packaging-and-systemd.md too.
-packages=(dpkg-dev lintian systemd adduser init-system-helpers util-linux binutils binutils-aarch64-linux-gnu python3 curl)
+# (binutils; binutils-aarch64-linux-gnu strips the arm64 librdkafka), gcc and the arm64 cross gcc
+# (they link the Native AOT builds), python3 (check-recipe.sh). The list is in
+# docs/design/0007-packaging-and-systemd.md too.
+packages=(dpkg-dev lintian systemd adduser init-system-helpers util-linux binutils binutils-aarch64-linux-gnu python3 curl
+  gcc libc6-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -10,7 +10,8 @@ ensure_apt_packages \
   mosquitto mosquitto-clients \
   swift swift-proxy swift-account swift-container swift-object \
   python3-onnx dataset-fashion-mnist \
-  dpkg-dev lintian systemd adduser init-system-helpers util-linux binutils binutils-aarch64-linux-gnu curl
+  dpkg-dev lintian systemd adduser init-system-helpers util-linux binutils binutils-aarch64-linux-gnu curl \
+  gcc libc6-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 
 results=artifacts/test-results
 rm -rf "$results" && mkdir -p "$results"

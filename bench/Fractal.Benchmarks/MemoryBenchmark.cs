@@ -14,7 +14,8 @@ using MQTTnet.Protocol;
 namespace Fractal.Benchmarks;
 
 /// <summary>
-/// Resident set size of the real agent process (<c>dotnet fractal-agent.dll</c>, Release), idle
+/// Resident set size of the real agent process (<c>dotnet fractal-agent.dll</c>, Release, or with
+/// <c>--agent PATH</c> to an executable the packaged Native AOT build), idle
 /// and while publishers stream readings, read from /proc/&lt;pid&gt;/status. The agent uploads to
 /// an in-process hub, so the buffer drains as in production. Runtime settings are varied through
 /// DOTNET_* environment variables (the runtimeconfig knobs) to find what the footprint is made of.
@@ -100,7 +101,10 @@ internal static class MemoryBenchmark
     {
         var dir = Path.Combine(root, $"memory-{Guid.NewGuid():N}");
         var port = mode == "broker" ? broker!.Port : FreePort.Next();
-        var start = new ProcessStartInfo("dotnet")
+        // A .dll runs on the JIT runtime (dotnet fractal-agent.dll); anything else is an executable,
+        // such as the packaged Native AOT build (packaging/out/publish/linux-x64/fractal-agent).
+        var isAssembly = agent.EndsWith(".dll", StringComparison.Ordinal);
+        var start = new ProcessStartInfo(isAssembly ? "dotnet" : agent)
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
@@ -108,7 +112,7 @@ internal static class MemoryBenchmark
         };
         string[] arguments =
         [
-            agent,
+            .. isAssembly ? new[] { agent } : [],
             $"--Agent:StateDirectory={dir}",
             "--Agent:NodeId=bench-memory",
             $"--Uplinks:Hub:Address={hubAddress}",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds fractal-agent_<version>_<arch>.deb from a self-contained, trimmed publish of
-# src/Fractal.Agent (publish profiles linux-x64 and linux-arm64). Needs: dotnet, dpkg-deb, gzip.
+# Builds fractal-agent_<version>_<arch>.deb from a Native AOT publish of src/Fractal.Agent
+# (publish profiles linux-x64 and linux-arm64). Needs: dotnet, dpkg-deb, gzip, gcc (amd64) and
+# gcc-aarch64-linux-gnu with libc6-dev-arm64-cross (arm64), which link the AOT compiler's output.
 # No network beyond the NuGet restore of `dotnet publish`.
 #
 #   packaging/deb/build-deb.sh [--arch amd64|arm64|all]... [--version V] [--out DIR] [--reuse-publish]
@@ -50,15 +51,18 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$repo" log -1 --format=%
 
 for arch in "${archs[@]}"; do
   case "$arch" in
-    amd64) rid=linux-x64; machine_depends="libsasl2-2"; strip=strip; strip_pkg=binutils ;;  # librdkafka.so (x64 build) links libsasl2
-    arm64) rid=linux-arm64; machine_depends=""; strip=aarch64-linux-gnu-strip; strip_pkg=binutils-aarch64-linux-gnu ;;
+    amd64) rid=linux-x64; strip=strip; strip_pkg=binutils
+      linker=gcc; linker_pkg="gcc libc6-dev" ;;
+    arm64) rid=linux-arm64; strip=aarch64-linux-gnu-strip; strip_pkg=binutils-aarch64-linux-gnu
+      linker=aarch64-linux-gnu-gcc; linker_pkg="gcc-aarch64-linux-gnu libc6-dev-arm64-cross" ;;
     *) echo "build-deb.sh: unsupported architecture '$arch' (amd64, arm64)" >&2; exit 2 ;;
   esac
 
   pub=$out/publish/$rid
   if [ $reuse = 0 ] || [ ! -x "$pub/fractal-agent" ]; then
+    command -v "$linker" >/dev/null || { echo "build-deb.sh: '$linker' is required to link the $arch build (apt-get install $linker_pkg)" >&2; exit 2; }
     rm -rf "$pub"
-    echo "build-deb.sh: publishing $rid (self-contained, trimmed) ..." >&2
+    echo "build-deb.sh: publishing $rid (Native AOT) ..." >&2
     dotnet publish "$repo/src/Fractal.Agent/Fractal.Agent.csproj" -p:PublishProfile=$rid -o "$pub" \
       --nologo -v:quiet -clp:ErrorsOnly >&2
   fi
@@ -69,12 +73,12 @@ for arch in "${archs[@]}"; do
   doc=$stage/usr/share/doc/fractal-agent
   install -d -m 0755 "$lib" "$stage/lib/systemd/system" "$stage/etc/fractal" "$doc" \
     "$stage/usr/share/lintian/overrides" "$stage/DEBIAN"
-  cp -R "$pub/." "$lib/"
-  find "$lib" -type d -exec chmod 0755 {} +
-  find "$lib" -type f -exec chmod 0644 {} +
-  chmod 0755 "$lib/fractal-agent" "$lib/createdump"
-  # librdkafka.redist ships its library with symbols (1 MB of the 12); the .NET files are stripped.
-  for elf in "$lib"/*.so "$lib/fractal-agent" "$lib/createdump"; do
+  # What runs: the native executable, the native libraries it loads (librdkafka), the defaults. The
+  # publish directory also holds the referenced projects' .pdb files, which the AOT build never reads.
+  install -m 0755 "$pub/fractal-agent" "$lib/fractal-agent"
+  install -m 0644 "$pub/appsettings.json" "$pub"/*.so "$lib/"
+  # librdkafka.redist ships its library with symbols (1 MB of the 12); the AOT build is stripped.
+  for elf in "$lib"/*.so "$lib/fractal-agent"; do
     # grep reads all of readelf's output: with -q it would exit early and, under pipefail, SIGPIPE
     # would make the test false.
     if readelf -S "$elf" 2>/dev/null | grep '\.symtab' >/dev/null; then
@@ -97,7 +101,9 @@ for arch in "${archs[@]}"; do
   } | gzip -9n >"$doc/changelog.gz"
   chmod 0644 "$doc/changelog.gz"
 
-  depends="adduser, libc6 (>= 2.27), libgcc-s1, libstdc++6, libssl3 | libssl3t64${machine_depends:+, $machine_depends}"
+  # The AOT executable links only libc and libm (GLIBC_2.34 symbols when linked on Debian 12) and
+  # loads libssl with dlopen for TLS to the hub, Kafka and S3; the shipped librdkafka links only libc.
+  depends="adduser, libc6 (>= 2.34), libssl3 | libssl3t64"
   installed_size=$(du -s -k --apparent-size "$stage" | cut -f1)
   sed -e "s/@VERSION@/$version/" -e "s|@MAINTAINER@|$maintainer|" -e "s/@ARCH@/$arch/" -e "s/@INSTALLED_SIZE@/$installed_size/" \
     -e "s/@DEPENDS@/$depends/" "$here/debian/control.in" >"$stage/DEBIAN/control"

@@ -21,10 +21,10 @@ public static class SyncServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
 
-        services.AddValidatedOptions<AgentOptions>(configuration, AgentOptions.SectionName);
-        services.AddValidatedOptions<BufferOptions>(configuration, BufferOptions.SectionName);
-        services.AddValidatedOptions<MqttIngestOptions>(configuration, MqttIngestOptions.SectionName);
-        services.AddValidatedOptions<MetricsOptions>(configuration, MetricsOptions.SectionName);
+        services.AddOptions<AgentOptions>().Bind(configuration.GetSection(AgentOptions.SectionName)).ValidateConfiguration(AgentOptions.SectionName);
+        services.AddOptions<BufferOptions>().Bind(configuration.GetSection(BufferOptions.SectionName)).ValidateConfiguration(BufferOptions.SectionName);
+        services.AddOptions<MqttIngestOptions>().Bind(configuration.GetSection(MqttIngestOptions.SectionName)).ValidateConfiguration(MqttIngestOptions.SectionName);
+        services.AddOptions<MetricsOptions>().Bind(configuration.GetSection(MetricsOptions.SectionName)).ValidateConfiguration(MetricsOptions.SectionName);
 
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<SyncMetrics>();
@@ -69,17 +69,12 @@ public static class SyncServiceCollectionExtensions
         {
             services.AddOptions<UplinkDeliveryOptions>(name)
                 .Bind(configuration.GetSection($"{UplinkDeliveryOptions.SectionPrefix}:{name}"))
-                .Validate(o =>
-                {
-                    ConfigurationValidation.ValidateAnnotations(o, $"{UplinkDeliveryOptions.SectionPrefix}:{name}");
-                    return true;
-                })
-                .ValidateOnStart();
+                .ValidateConfiguration($"{UplinkDeliveryOptions.SectionPrefix}:{name}");
         }
 
         if (Enabled("Hub", byDefault: true))
         {
-            services.AddValidatedOptions<HubUplinkOptions>(configuration, HubUplinkOptions.SectionName);
+            services.AddOptions<HubUplinkOptions>().Bind(configuration.GetSection(HubUplinkOptions.SectionName)).ValidateConfiguration(HubUplinkOptions.SectionName);
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IUplinkTransport, HubUplinkTransport>());
         }
 

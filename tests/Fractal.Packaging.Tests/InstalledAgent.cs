@@ -55,7 +55,8 @@ internal sealed class InstalledAgent : IAsyncDisposable
         }
     }
 
-    public static InstalledAgent Start(string notifySocket, TimeSpan watchdog, int mqttPort, int metricsPort)
+    /// <param name="settings">Configuration keys (Section:Key) set as FRACTAL_ environment variables, after the defaults above.</param>
+    public static InstalledAgent Start(string notifySocket, TimeSpan watchdog, int mqttPort, int metricsPort, IReadOnlyDictionary<string, string>? settings = null)
     {
         // setpriv execs the agent: the pid we hold is the agent's, as MAINPID would be.
         var start = new ProcessStartInfo("setpriv")
@@ -84,6 +85,10 @@ internal sealed class InstalledAgent : IAsyncDisposable
         start.Environment["FRACTAL_Mqtt__EmbeddedPort"] = mqttPort.ToString(CultureInfo.InvariantCulture);
         start.Environment["FRACTAL_Metrics__Port"] = metricsPort.ToString(CultureInfo.InvariantCulture);
         start.Environment["FRACTAL_Uplinks__Hub__Enabled"] = "false";
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            start.Environment["FRACTAL_" + key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
 
         var process = new Process { StartInfo = start };
         var agent = new InstalledAgent(process, mqttPort, metricsPort);
@@ -129,11 +134,17 @@ internal sealed class InstalledAgent : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>The agent's /metrics page, as Prometheus scrapes it.</summary>
+    public async Task<string> MetricsTextAsync()
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        return await http.GetStringAsync(new Uri($"http://127.0.0.1:{MetricsPort}/metrics"));
+    }
+
     /// <summary>The value of a gauge or counter without labels on /metrics, or null.</summary>
     public async Task<double?> MetricAsync(string name)
     {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        var text = await http.GetStringAsync(new Uri($"http://127.0.0.1:{MetricsPort}/metrics"));
+        var text = await MetricsTextAsync();
         foreach (var line in text.Split('\n'))
         {
             if (line.StartsWith(name + " ", StringComparison.Ordinal))

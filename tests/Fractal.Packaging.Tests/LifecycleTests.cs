@@ -13,7 +13,7 @@ namespace Fractal.Packaging.Tests;
 /// </summary>
 [Collection(PackageTestGroup.Name)]
 [TestCaseOrderer(StepOrderer.TypeName, StepOrderer.AssemblyName)]
-public sealed class LifecycleTests(PackagesFixture packages)
+public sealed partial class LifecycleTests(PackagesFixture packages)
 {
     private const string NodeIdFile = "/var/lib/fractal/node-id";
     private const string BufferFile = "/var/lib/fractal/buffer.db";
@@ -97,7 +97,7 @@ public sealed class LifecycleTests(PackagesFixture packages)
     }
 
     [Fact]
-    [Step(4)]
+    [Step(5)]
     public async Task InstalledAgent_BrokenAgentJson_Exits78NamingTheFileOrKey()
     {
         packages.EnsureReady();
@@ -122,7 +122,7 @@ public sealed class LifecycleTests(PackagesFixture packages)
     }
 
     [Fact]
-    [Step(5)]
+    [Step(6)]
     public async Task Upgrade_ToNextVersion_KeepsBufferIdentityAndOperatorEdits()
     {
         packages.EnsureReady();
@@ -141,7 +141,7 @@ public sealed class LifecycleTests(PackagesFixture packages)
     }
 
     [Fact]
-    [Step(6)]
+    [Step(7)]
     public async Task Remove_Installed_KeepsConfigurationStateAndUser()
     {
         packages.EnsureReady();
@@ -158,7 +158,7 @@ public sealed class LifecycleTests(PackagesFixture packages)
     }
 
     [Fact]
-    [Step(7)]
+    [Step(8)]
     public async Task Purge_Removed_LeavesNothingBehind()
     {
         packages.EnsureReady();

@@ -48,7 +48,7 @@ public sealed class BufferOptions
     /// Interval of housekeeping: deleting drained records, expiring TTLs, giving disk space back.
     /// <value>The default value is 5 seconds.</value>
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    [TimeSpanRange("00:00:00.010", "01:00:00")]
     public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>

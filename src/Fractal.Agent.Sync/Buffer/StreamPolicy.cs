@@ -33,7 +33,7 @@ public sealed class StreamPolicy
     public int Priority { get; set; }
 
     /// <summary>How long a reading may wait for upload; zero means forever. <value>The default value is zero.</value></summary>
-    [Range(typeof(TimeSpan), "00:00:00", "3650.00:00:00")]
+    [TimeSpanRange("00:00:00", "3650.00:00:00")]
     public TimeSpan TimeToLive { get; set; } = TimeSpan.Zero;
 
     /// <summary><value>The default value is <see cref="FullQuotaPolicy.PushBack"/>.</value></summary>

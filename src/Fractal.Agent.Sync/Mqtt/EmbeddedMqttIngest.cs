@@ -25,9 +25,11 @@ internal sealed class EmbeddedMqttIngest(IngestPipeline pipeline, IOptions<MqttI
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;
+        var (v4, v6) = EmbeddedEndpoint.Addresses(IPAddress.Parse(o.EmbeddedBindAddress));
         var serverOptions = new MqttServerOptionsBuilder()
             .WithDefaultEndpoint()
-            .WithDefaultEndpointBoundIPAddress(IPAddress.Parse(o.EmbeddedBindAddress))
+            .WithDefaultEndpointBoundIPAddress(v4)
+            .WithDefaultEndpointBoundIPV6Address(v6)
             .WithDefaultEndpointPort(o.EmbeddedPort)
             .WithPersistentSessions()
             .Build();
@@ -35,8 +37,9 @@ internal sealed class EmbeddedMqttIngest(IngestPipeline pipeline, IOptions<MqttI
         _server.InterceptingPublishAsync += OnPublishAsync;
         _server.ValidatingConnectionAsync += e =>
         {
-            // Simple sensors (mosquitto_pub without -i, MQTT 3.1.1 clean sessions) send no client
-            // id; the spec lets the server assign one rather than refuse the connection.
+            // An MQTT 5 sensor may leave its client id empty and have the server assign one. MQTTnet
+            // takes the assigned id only for MQTT 5; an MQTT 3.1.1 sensor without an id (mosquitto_pub
+            // without -i) is refused with "identifier rejected", as the 3.1.1 spec allows.
             if (string.IsNullOrEmpty(e.ClientId))
             {
                 e.AssignedClientIdentifier = "sensor-" + Guid.NewGuid().ToString("N")[..12];

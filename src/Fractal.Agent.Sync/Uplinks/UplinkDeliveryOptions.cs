@@ -22,22 +22,22 @@ public sealed class UplinkDeliveryOptions
     public int BatchMaxBytes { get; set; } = 1024 * 1024;
 
     /// <summary>Time limit of one delivery attempt. <value>The default value is 15 seconds.</value></summary>
-    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    [TimeSpanRange("00:00:00.100", "00:10:00")]
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>First retry delay (exponential backoff with jitter). <value>The default value is 200 ms.</value></summary>
-    [Range(typeof(TimeSpan), "00:00:00.001", "00:10:00")]
+    [TimeSpanRange("00:00:00.001", "00:10:00")]
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>Longest retry delay. <value>The default value is 30 seconds.</value></summary>
-    [Range(typeof(TimeSpan), "00:00:00.001", "01:00:00")]
+    [TimeSpanRange("00:00:00.001", "01:00:00")]
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How long the circuit stays open after repeated failures. <value>The default value is 10 seconds.</value></summary>
-    [Range(typeof(TimeSpan), "00:00:00.500", "01:00:00")]
+    [TimeSpanRange("00:00:00.500", "01:00:00")]
     public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How often an idle uplink looks for new data without a commit signal. <value>The default value is 1 second.</value></summary>
-    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    [TimeSpanRange("00:00:00.010", "00:10:00")]
     public TimeSpan IdlePollInterval { get; set; } = TimeSpan.FromSeconds(1);
 }

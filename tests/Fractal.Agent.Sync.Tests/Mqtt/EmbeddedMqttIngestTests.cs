@@ -1,9 +1,11 @@
 using System.Text;
+using Fractal.Agent.Sync.Mqtt;
 using Fractal.Agent.Sync.Tests.Uplinks;
 using Fractal.Agent.Sync.Uplinks;
 using Fractal.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using MQTTnet;
+using MQTTnet.Adapter;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
 
@@ -47,6 +49,63 @@ public sealed class EmbeddedMqttIngestTests : IDisposable
             Assert.Single(stored);
             Assert.Equal(i + 0.5f, TestBuffersValue(stored[0].Values));
         }
+    }
+
+    [Fact]
+    public async Task ConnectMqtt5_WithoutClientId_IsAssignedOneAndItsReadingsCommit()
+    {
+        var port = FreePort.Next();
+        await using var agent = await TestAgentHost.StartAsync(_dir.Path, new Dictionary<string, string?>
+        {
+            ["Mqtt:EmbeddedPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Streams:temperature:Priority"] = "1",
+        });
+        using var sensor = new MqttClientFactory().CreateMqttClient();
+        var connected = await sensor.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).WithProtocolVersion(MqttProtocolVersion.V500).WithClientId(string.Empty).Build());
+
+        Assert.Equal(MqttClientConnectResultCode.Success, connected.ResultCode);
+        Assert.StartsWith("sensor-", connected.AssignedClientIdentifier, StringComparison.Ordinal);
+        Assert.Equal(MqttClientPublishReasonCode.Success, (await sensor.PublishAsync(Reading("temperature", "[7]"))).ReasonCode);
+        Assert.Single(agent.Buffer.Read("temperature", 0, 10, long.MaxValue));
+    }
+
+    [Fact]
+    public async Task ConnectMqtt311_WithoutClientId_IsRefusedAsIdentifierRejected()
+    {
+        var port = FreePort.Next();
+        await using var agent = await TestAgentHost.StartAsync(_dir.Path, new Dictionary<string, string?>
+        {
+            ["Mqtt:EmbeddedPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Streams:temperature:Priority"] = "1",
+        });
+
+        // The bytes mosquitto_pub sends without -i (client libraries fill in an id of their own):
+        // CONNECT, protocol "MQTT" level 4, clean session, keep-alive 60 s, empty client id.
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync("127.0.0.1", port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(new byte[] { 0x10, 12, 0, 4, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 4, 0x02, 0, 60, 0, 0 });
+        var connack = new byte[4];
+        await stream.ReadExactlyAsync(connack).AsTask().WaitAsync(Patience);
+
+        // CONNACK, remaining length 2, no session, return code 2: identifier rejected.
+        Assert.Equal(new byte[] { 0x20, 2, 0, 2 }, connack);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1", "127.0.0.1", "::1")]
+    [InlineData("::1", "127.0.0.1", "::1")]
+    [InlineData("0.0.0.0", "0.0.0.0", "::")]
+    [InlineData("::", "0.0.0.0", "::")]
+    [InlineData("10.1.2.3", "10.1.2.3", "255.255.255.255")]
+    [InlineData("fd00::5", "255.255.255.255", "fd00::5")]
+    public void EmbeddedEndpoint_ConfiguredAddress_ListensOnThatScopeOnly(string configured, string v4, string v6)
+    {
+        // 255.255.255.255 is IPAddress.None: that address family is not bound at all. Before, a
+        // server configured for 127.0.0.1 also listened on every IPv6 interface.
+        var (boundV4, boundV6) = EmbeddedEndpoint.Addresses(System.Net.IPAddress.Parse(configured));
+        Assert.Equal(System.Net.IPAddress.Parse(v4), boundV4);
+        Assert.Equal(System.Net.IPAddress.Parse(v6), boundV6);
     }
 
     [Fact]

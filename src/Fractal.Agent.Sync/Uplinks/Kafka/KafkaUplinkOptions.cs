@@ -36,7 +36,7 @@ public sealed class KafkaUplinkOptions
     /// How long the producer waits to fill a protocol batch (librdkafka <c>linger.ms</c>).
     /// <value>The default value is 5 milliseconds.</value>
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00", "00:00:10")]
+    [TimeSpanRange("00:00:00", "00:00:10")]
     public TimeSpan Linger { get; set; } = TimeSpan.FromMilliseconds(5);
 
     /// <summary>
@@ -59,14 +59,14 @@ public sealed class KafkaUplinkOptions
     /// <c>message.timeout.ms</c>); a batch call fails after at most this long.
     /// <value>The default value is 30 seconds.</value>
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
+    [TimeSpanRange("00:00:00.100", "01:00:00")]
     public TimeSpan MessageTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// Upper bound of the exponential reconnect backoff (librdkafka <c>reconnect.backoff.max.ms</c>).
     /// <value>The default value is 10 seconds.</value>
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    [TimeSpanRange("00:00:00.010", "00:10:00")]
     public TimeSpan ReconnectBackoffMax { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
@@ -74,7 +74,7 @@ public sealed class KafkaUplinkOptions
     /// again after restart, because the buffer checkpoint did not advance.
     /// <value>The default value is 5 seconds.</value>
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00", "00:05:00")]
+    [TimeSpanRange("00:00:00", "00:05:00")]
     public TimeSpan ShutdownFlushTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>

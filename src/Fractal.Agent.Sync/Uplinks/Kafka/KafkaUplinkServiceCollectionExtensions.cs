@@ -19,10 +19,7 @@ public static class KafkaUplinkServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(configuration);
 
         var section = configuration.GetSection(KafkaUplinkOptions.SectionName);
-        services.AddOptions<KafkaUplinkOptions>()
-            .Bind(section)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddOptions<KafkaUplinkOptions>().Bind(section).ValidateConfiguration(KafkaUplinkOptions.SectionName);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KafkaUplinkOptions>, KafkaUplinkOptionsValidator>());
 
         // An unconfigured uplink is absent rather than failing: most nodes use the hub's gRPC ingest.

@@ -223,6 +223,7 @@ internal sealed partial class KafkaUplinkTransport : IUplinkTransport, IDisposab
 
     private IProducer<string, byte[]> Build()
     {
+        LibrdkafkaResolver.EnsureInstalled();
         var config = new ProducerConfig(new Dictionary<string, string>(_options.Properties, StringComparer.Ordinal))
         {
             BootstrapServers = _options.BootstrapServers,

@@ -78,7 +78,7 @@ public sealed class S3UplinkOptions
     /// (<see cref="MaxErrorRetry"/> + 1).
     /// <value>The default value is 30 seconds.</value>
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    [TimeSpanRange("00:00:01", "00:10:00")]
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>

@@ -18,11 +18,11 @@ public static class S3UplinkServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
 
-        services.AddValidatedOptions<S3UplinkOptions>(configuration, S3UplinkOptions.SectionName);
+        var section = configuration.GetSection(S3UplinkOptions.SectionName);
+        services.AddOptions<S3UplinkOptions>().Bind(section).ValidateConfiguration(S3UplinkOptions.SectionName);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<S3UplinkOptions>, S3UplinkOptionsValidator>());
 
         // An unconfigured uplink is absent rather than failing: most nodes use the hub's gRPC ingest.
-        var section = configuration.GetSection(S3UplinkOptions.SectionName);
         if (!string.IsNullOrWhiteSpace(section[nameof(S3UplinkOptions.Bucket)]))
         {
             services.TryAddSingleton<S3UplinkTransport>();

@@ -1,20 +1,23 @@
 SUMMARY = "Fractal edge agent: sensor ingest, durable buffer and uplinks"
 DESCRIPTION = "Receives sensor readings over MQTT, keeps them in a durable on-disk buffer and \
-forwards them to the Fractal hub (gRPC), Kafka or S3. Self-contained .NET build: no .NET runtime \
+forwards them to the Fractal hub (gRPC), Kafka or S3. Native AOT .NET build: no .NET runtime \
 package is needed on the target."
 HOMEPAGE = "https://fractal.example"
 SECTION = "net"
 
-# The agent (MIT) and what its self-contained build bundles: the .NET runtime, LiteDB, MQTTnet,
-# Polly, prometheus-net (MIT); librdkafka (BSD-2-Clause); Confluent.Kafka, AWS SDK, gRPC
-# (Apache-2.0); Google.Protobuf (BSD-3-Clause). Listed per file in the Debian copyright file.
-LICENSE = "MIT & Apache-2.0 & BSD-2-Clause & BSD-3-Clause"
+# The agent (MIT) and what its Native AOT build compiles in or ships beside it: the .NET
+# runtime, LiteDB, MQTTnet,
+# Polly, prometheus-net, Brotli (MIT); zlib (Zlib); librdkafka (BSD-2-Clause); Confluent.Kafka,
+# AWS SDK, gRPC (Apache-2.0); Google.Protobuf (BSD-3-Clause). Listed per file in the Debian
+# copyright file.
+LICENSE = "MIT & Apache-2.0 & BSD-2-Clause & BSD-3-Clause & Zlib"
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302 \
                     file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10 \
                     file://${COMMON_LICENSE_DIR}/BSD-2-Clause;md5=cb641bc04cda31daea161b1bc15da69f \
-                    file://${COMMON_LICENSE_DIR}/BSD-3-Clause;md5=550794465ba0ec5312d6919e203a55f9"
+                    file://${COMMON_LICENSE_DIR}/BSD-3-Clause;md5=550794465ba0ec5312d6919e203a55f9 \
+                    file://${COMMON_LICENSE_DIR}/Zlib;md5=87f239f408daca8a157858e192597633"
 
-# The prebuilt, self-contained, trimmed linux-arm64 publish that packaging/deb/build-deb.sh
+# The prebuilt Native AOT linux-arm64 publish that packaging/deb/build-deb.sh
 # makes beside the .deb: the same files as fractal-agent_${PV}_arm64.deb. Point FRACTAL_DIST_DIR
 # (local.conf) at the directory holding it; see the layer's README.
 FRACTAL_DIST_DIR ??= "${FRACTAL_LAYERDIR}/../../out"
@@ -49,11 +52,11 @@ do_install() {
 FILES:${PN} = "${libdir}/fractal-agent ${systemd_system_unitdir}/fractal-agent.service ${sysconfdir}/fractal"
 CONFFILES:${PN} = "${sysconfdir}/fractal/agent.json"
 
-# .NET loads libssl/libcrypto with dlopen (no DT_NEEDED for the shlibs scan to see); the rest is
-# what the native files link against. The Debian package's Depends, in OE names.
-RDEPENDS:${PN} = "glibc libgcc libstdc++ libssl libcrypto ca-certificates"
+# .NET loads libssl/libcrypto with dlopen (no DT_NEEDED for the shlibs scan to see); the executable
+# links only glibc (2.34 or later). The Debian package's Depends, in OE names.
+RDEPENDS:${PN} = "glibc libssl libcrypto ca-certificates"
 
-# Prebuilt binaries: already stripped by the .NET build, not linked with OE's LDFLAGS, and their
+# Prebuilt binaries: already stripped by the AOT build, not linked with OE's LDFLAGS, and their
 # private libraries (librdkafka.so, later libonnxruntime.so) must not satisfy other recipes' shlibs.
 INHIBIT_PACKAGE_STRIP = "1"
 INHIBIT_PACKAGE_DEBUG_SPLIT = "1"
