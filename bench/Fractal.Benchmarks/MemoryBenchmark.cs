@@ -25,12 +25,14 @@ internal static class MemoryBenchmark
     private static readonly Dictionary<string, Dictionary<string, string>> Variants = new(StringComparer.Ordinal)
     {
         ["default"] = [],
-        ["gen0-4mb"] = new() { ["DOTNET_GCgen0size"] = "0x400000" },
+        ["gen0-4mb"] = new() { ["DOTNET_GCgen0size"] = "400000" },
+        ["gen0max-4mb"] = new() { ["DOTNET_GCgen0MaxBudget"] = "400000" },
+        ["gen0max-2mb"] = new() { ["DOTNET_GCgen0MaxBudget"] = "200000" },
         ["conserve-7"] = new() { ["DOTNET_GCConserveMemory"] = "7" },
-        ["hardlimit-32mb"] = new() { ["DOTNET_GCHeapHardLimit"] = "0x2000000" },
+        ["hardlimit-32mb"] = new() { ["DOTNET_GCHeapHardLimit"] = "2000000" },
         ["tieredpgo-off"] = new() { ["DOTNET_TieredPGO"] = "0" },
         ["tc-off"] = new() { ["DOTNET_TieredCompilation"] = "0" },
-        ["gen0-4mb+pgo-off"] = new() { ["DOTNET_GCgen0size"] = "0x400000", ["DOTNET_TieredPGO"] = "0" },
+        ["gen0-4mb+pgo-off"] = new() { ["DOTNET_GCgen0size"] = "400000", ["DOTNET_TieredPGO"] = "0" },
     };
 
     public static async Task RunAsync(BenchArgs args)

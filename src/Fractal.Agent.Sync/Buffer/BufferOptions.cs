@@ -38,10 +38,11 @@ public sealed class BufferOptions
     /// <summary>
     /// How many source message ids per stream are remembered to drop redelivered messages.
     /// Redeliveries come from the sender's or broker's in-flight window (hundreds), so a few
-    /// thousand is ample; each id costs about 80 bytes of disk outside the quota.
+    /// thousand is ample; each id costs about 80 bytes of disk outside the quota and about 100
+    /// bytes of memory (the window is kept in memory for the lookups).
     /// <value>The default value is 20000.</value>
     /// </summary>
-    [Range(0, 10_000_000)]
+    [Range(0, 1_000_000)]
     public int DedupeWindow { get; set; } = 20_000;
 
     /// <summary>

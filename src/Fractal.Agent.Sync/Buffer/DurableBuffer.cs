@@ -37,6 +37,15 @@ public sealed partial class DurableBuffer : IAsyncDisposable
     private readonly HashSet<string> _uplinks = new(StringComparer.Ordinal);
     private readonly Queue<AppendWork> _blocked = new();
     private readonly List<Action> _completions = [];
+    // The in-memory dedupe window follows each stream's ids collection: additions are undone on
+    // rollback (a redelivery of a reading whose commit failed must be stored, not dropped), and
+    // pruning reaches memory only once the transaction that pruned the disk commits.
+    private readonly List<(StreamState State, string Id, ulong Sequence)> _groupIds = [];
+    private readonly List<(StreamState State, long Floor)> _idFloors = [];
+
+    // Highest committed loss-ledger id, so that uplinks skip the ledger query when nothing is new.
+    private long _lastLedgerId;
+    private long _pendingLastLedgerId;
     private readonly Random _reservoirRandom = new();
 
     // LiteDB's rebuild closes and reopens the engine; a concurrent read would hit a disposed
@@ -174,7 +183,16 @@ public sealed partial class DurableBuffer : IAsyncDisposable
                 return [];
             }
 
-            var result = new List<BufferedRecord>(Math.Min(maxRecords, 1024));
+            // Uplinks poll; most polls of a caught-up uplink find nothing, and a LiteDB query costs
+            // far more than this check. (NextSequence may run ahead of the commit; that only means
+            // the query below finds fewer.)
+            var newest = state.NextSequence - 1;
+            if (afterSequence >= newest)
+            {
+                return [];
+            }
+
+            var result = new List<BufferedRecord>((int)Math.Min((ulong)Math.Min(maxRecords, 1024), newest - afterSequence));
             long bytes = 0;
             foreach (var doc in db.GetCollection(state.Collection).Find(LiteDB.Query.GT("_id", (long)afterSequence), limit: maxRecords))
             {
@@ -199,6 +217,11 @@ public sealed partial class DurableBuffer : IAsyncDisposable
     /// <summary>Loss-ledger entries after <paramref name="afterLedgerId"/> (ascending).</summary>
     public IReadOnlyList<LossLedgerEntry> ReadLosses(ulong afterLedgerId, int maxEntries)
     {
+        if (afterLedgerId >= (ulong)Interlocked.Read(ref _lastLedgerId))
+        {
+            return [];
+        }
+
         _engineSwap.EnterReadLock();
         try
         {
@@ -370,6 +393,7 @@ public sealed partial class DurableBuffer : IAsyncDisposable
 
             var first = records.FindOne(LiteDB.Query.All());
             state.FirstSequence = first is null ? state.NextSequence : (ulong)first["_id"].AsInt64;
+            LoadRecentIds(state);
             _streams[name] = state;
             _bufferedBytes += state.Bytes;
             _bufferedRecords += state.Count;
@@ -382,8 +406,15 @@ public sealed partial class DurableBuffer : IAsyncDisposable
             _checkpoints[(key[..split], key[(split + 1)..])] = (ulong)doc["q"].AsInt64;
         }
 
+        // Earlier builds kept one document per source id in i{n}; that window is not carried over.
+        foreach (var legacy in db.GetCollectionNames().Where(n => n.Length > 1 && n[0] == 'i' && n[1..].All(char.IsAsciiDigit)).ToList())
+        {
+            db.DropCollection(legacy);
+        }
+
         db.GetCollection(DeadLettersCollection);
-        db.GetCollection(LedgerCollection, BsonAutoId.Int64);
+        var newestLoss = db.GetCollection(LedgerCollection, BsonAutoId.Int64).FindOne(LiteDB.Query.All(LiteDB.Query.Descending));
+        _lastLedgerId = newestLoss is null ? 0 : newestLoss["_id"].AsInt64;
     }
 
     private async Task WriterLoopAsync()
@@ -452,6 +483,9 @@ public sealed partial class DurableBuffer : IAsyncDisposable
         var db = Database;
         var snapshot = Snapshot();
         _completions.Clear();
+        _groupIds.Clear();
+        _idFloors.Clear();
+        _pendingLastLedgerId = Interlocked.Read(ref _lastLedgerId);
         var touched = new HashSet<StreamState>();
         db.BeginTrans();
         try
@@ -499,6 +533,7 @@ public sealed partial class DurableBuffer : IAsyncDisposable
                 }
             }
 
+            WriteGroupIds();
             foreach (var state in touched)
             {
                 db.GetCollection(StreamsCollection).Upsert(new BsonDocument
@@ -523,6 +558,14 @@ public sealed partial class DurableBuffer : IAsyncDisposable
         if (_options.FlushToDevice)
         {
             FlushToDevice();
+        }
+
+        Interlocked.Exchange(ref _lastLedgerId, _pendingLastLedgerId);
+
+        // The pruning of the ids collection is committed: the in-memory window follows it.
+        foreach (var (state, floor) in _idFloors)
+        {
+            state.ForgetIdsBefore(floor);
         }
 
         _metrics.GroupCommits.Inc();
@@ -552,8 +595,7 @@ public sealed partial class DurableBuffer : IAsyncDisposable
         var db = Database;
         var state = GetOrCreateStream(request.Stream);
         var policy = state.Policy;
-        var ids = db.GetCollection(state.IdsCollection);
-        if (request.SourceId is not null && _options.DedupeWindow > 0 && ids.FindById(request.SourceId) is not null)
+        if (request.SourceId is not null && _options.DedupeWindow > 0 && state.RecentIds.Contains(request.SourceId))
         {
             _metrics.Duplicates.WithLabels(request.Stream).Inc();
             _completions.Add(() => work.Completion.TrySetResult(new AppendOutcome(AppendStatus.Duplicate, 0)));
@@ -571,7 +613,7 @@ public sealed partial class DurableBuffer : IAsyncDisposable
         if (!upload)
         {
             KeepForTraining(state, request);
-            RememberSourceId(ids, request.SourceId, state.NextSequence);
+            RememberSourceId(state, request.SourceId, state.NextSequence);
             _completions.Add(() => work.Completion.TrySetResult(new AppendOutcome(AppendStatus.NotUploaded, 0)));
             return true;
         }
@@ -594,7 +636,7 @@ public sealed partial class DurableBuffer : IAsyncDisposable
                 }
 
                 WriteLedger(state.Name, [lost], BufferAccounting.ReasonEvicted, size);
-                RememberSourceId(ids, request.SourceId, lost);
+                RememberSourceId(state, request.SourceId, lost);
                 _completions.Add(() => work.Completion.TrySetResult(new AppendOutcome(AppendStatus.EvictedOnArrival, lost)));
                 return true;
             }
@@ -617,7 +659,7 @@ public sealed partial class DurableBuffer : IAsyncDisposable
             ["n"] = size,
         };
         db.GetCollection(state.Collection).Insert(doc);
-        RememberSourceId(ids, request.SourceId, sequence);
+        RememberSourceId(state, request.SourceId, sequence);
         state.Bytes += size;
         state.Count++;
         _bufferedBytes += size;
@@ -641,14 +683,47 @@ public sealed partial class DurableBuffer : IAsyncDisposable
         return false;
     }
 
-    private void RememberSourceId(ILiteCollection<BsonDocument> ids, string? sourceId, ulong sequence)
+    private void RememberSourceId(StreamState state, string? sourceId, ulong sequence)
     {
         if (sourceId is null || _options.DedupeWindow == 0)
         {
             return;
         }
 
-        ids.Insert(new BsonDocument { ["_id"] = sourceId, ["q"] = (long)sequence });
+        // Looked up in memory; written once per group and stream (WriteGroupIds), not as a
+        // document per reading: a FindById and an insert per reading cost most of the writer's
+        // CPU and allocations (docs/benchmarks.md, "Findings").
+        state.RememberId(sourceId, sequence);
+        _groupIds.Add((state, sourceId, sequence));
+    }
+
+    /// <summary>One document per stream holding the source ids this group remembered.</summary>
+    private void WriteGroupIds()
+    {
+        if (_groupIds.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var group in _groupIds.GroupBy(g => g.State))
+        {
+            var ids = new BsonArray();
+            var sequences = new BsonArray();
+            ulong highest = 0;
+            foreach (var (_, id, sequence) in group)
+            {
+                ids.Add(id);
+                sequences.Add((long)sequence);
+                highest = Math.Max(highest, sequence);
+            }
+
+            Database.GetCollection(group.Key.IdsCollection, BsonAutoId.Int64).Insert(new BsonDocument
+            {
+                ["hi"] = (long)highest,
+                ["ids"] = ids,
+                ["q"] = sequences,
+            });
+        }
     }
 
     private void KeepForTraining(StreamState state, AppendRequest request)
@@ -757,7 +832,8 @@ public sealed partial class DurableBuffer : IAsyncDisposable
             var floor = (long)state.NextSequence - _options.DedupeWindow;
             if (floor > 0)
             {
-                db.GetCollection(state.IdsCollection).DeleteMany(LiteDB.Query.LT("q", floor));
+                db.GetCollection(state.IdsCollection, BsonAutoId.Int64).DeleteMany(LiteDB.Query.LT("hi", floor));
+                _idFloors.Add((state, floor));
             }
         }
 
@@ -781,14 +857,14 @@ public sealed partial class DurableBuffer : IAsyncDisposable
 
     private void WriteLedger(string stream, List<ulong> sequences, string reason, long bytes)
     {
-        Database.GetCollection(LedgerCollection, BsonAutoId.Int64).Insert(new BsonDocument
+        _pendingLastLedgerId = Database.GetCollection(LedgerCollection, BsonAutoId.Int64).Insert(new BsonDocument
         {
             ["s"] = stream,
             ["q"] = new BsonArray(sequences.Select(q => new BsonValue((long)q))),
             ["r"] = reason,
             ["t"] = _time.GetUtcNow().ToUnixTimeMilliseconds(),
             ["b"] = bytes,
-        });
+        }).AsInt64;
         _metrics.Evicted.WithLabels(stream, reason).Inc(sequences.Count);
         BufferLog.Lost(_logger, sequences.Count, stream, reason);
     }
@@ -917,12 +993,12 @@ public sealed partial class DurableBuffer : IAsyncDisposable
             using var fresh = new LiteDatabase(new ConnectionString { Filename = temp, Connection = ConnectionType.Direct });
             foreach (var name in old.GetCollectionNames().ToList())
             {
-                var autoId = name is LedgerCollection or DeadLettersCollection ? BsonAutoId.Int64 : BsonAutoId.ObjectId;
+                var autoId = name is LedgerCollection or DeadLettersCollection || name.StartsWith('k') ? BsonAutoId.Int64 : BsonAutoId.ObjectId;
                 var target = fresh.GetCollection(name, autoId);
                 target.InsertBulk(old.GetCollection(name).FindAll());
-                if (name.StartsWith('i'))
+                if (name.StartsWith('k'))
                 {
-                    target.EnsureIndex("q");
+                    target.EnsureIndex("hi");
                 }
             }
 
@@ -974,6 +1050,23 @@ public sealed partial class DurableBuffer : IAsyncDisposable
         }
     }
 
+    /// <summary>Fills the stream's in-memory dedupe window from its ids collection, oldest first.</summary>
+    private void LoadRecentIds(StreamState state)
+    {
+        state.ClearIds();
+        var ids = Database.GetCollection(state.IdsCollection, BsonAutoId.Int64);
+        ids.EnsureIndex("hi");
+        foreach (var doc in ids.Find(LiteDB.Query.All("hi")))
+        {
+            var sequences = doc["q"].AsArray;
+            var names = doc["ids"].AsArray;
+            for (var i = 0; i < names.Count; i++)
+            {
+                state.RememberId(names[i].AsString, (ulong)sequences[i].AsInt64);
+            }
+        }
+    }
+
     private StreamState GetOrCreateStream(string name)
     {
         if (_streams.TryGetValue(name, out var state))
@@ -983,7 +1076,7 @@ public sealed partial class DurableBuffer : IAsyncDisposable
 
         var policy = PolicyOf(name) ?? throw new InvalidOperationException($"Stream '{name}' is not configured.");
         state = new StreamState(name, _nextCollectionIndex++, policy) { NextSequence = 1, FirstSequence = 1 };
-        Database.GetCollection(state.IdsCollection).EnsureIndex("q");
+        Database.GetCollection(state.IdsCollection, BsonAutoId.Int64).EnsureIndex("hi");
         _streams[name] = state;
         return state;
     }
@@ -1002,6 +1095,14 @@ public sealed partial class DurableBuffer : IAsyncDisposable
         foreach (var (state, copy) in snapshot)
         {
             state.CopyFrom(copy);
+        }
+
+        // Ids the rolled-back group remembered are not in the database: a redelivery of those
+        // readings must be stored, not dropped as a duplicate. (Their entries in the eviction
+        // order stay; at worst one later forgets an id early, which weakens dedupe, loses nothing.)
+        foreach (var (state, id, _) in _groupIds)
+        {
+            state.RecentIds.Remove(id);
         }
 
         _bufferedBytes = _streams.Values.Sum(s => s.Bytes);
@@ -1051,11 +1152,18 @@ public sealed partial class DurableBuffer : IAsyncDisposable
 
         public StreamPolicy Policy { get; } = policy;
 
-        public string Collection => $"r{Index}";
+        // Each append names its collections: built once rather than formatted per reading.
+        public string Collection { get; } = $"r{index}";
 
-        public string IdsCollection => $"i{Index}";
+        /// <summary>Source ids, one document per group commit ("k": the i{n} collections of earlier builds held one per id).</summary>
+        public string IdsCollection { get; } = $"k{index}";
 
-        public string ReservoirCollection => $"t{Index}";
+        public string ReservoirCollection { get; } = $"t{index}";
+
+        /// <summary>Source ids of the last DedupeWindow sequences (the ids collection, in memory).</summary>
+        public HashSet<string> RecentIds { get; } = new(StringComparer.Ordinal);
+
+        private Queue<(string Id, ulong Sequence)> RecentIdOrder { get; } = new();
 
         public ulong NextSequence { get; set; }
 
@@ -1072,6 +1180,29 @@ public sealed partial class DurableBuffer : IAsyncDisposable
         public long OldestTimestamp(LiteDatabase db) => db.GetCollection(Collection).FindOne(LiteDB.Query.All())?["t"].AsInt64 ?? long.MaxValue;
 
         public StreamState Clone() => (StreamState)MemberwiseClone();
+
+        public void RememberId(string id, ulong sequence)
+        {
+            if (RecentIds.Add(id))
+            {
+                RecentIdOrder.Enqueue((id, sequence));
+            }
+        }
+
+        public void ForgetIdsBefore(long floor)
+        {
+            while (RecentIdOrder.TryPeek(out var oldest) && (long)oldest.Sequence < floor)
+            {
+                RecentIdOrder.Dequeue();
+                RecentIds.Remove(oldest.Id);
+            }
+        }
+
+        public void ClearIds()
+        {
+            RecentIds.Clear();
+            RecentIdOrder.Clear();
+        }
 
         public void CopyFrom(StreamState other)
         {

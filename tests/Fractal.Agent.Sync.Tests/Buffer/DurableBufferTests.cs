@@ -182,6 +182,38 @@ public sealed class DurableBufferTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Append_SourceIdSeenBeforeRestart_IsStillDuplicateAfterReopen()
+    {
+        // The window lives in memory for the lookups and in the file for restarts.
+        await using (var before = TestBuffers.Open(_dir.Path, Streams(("s", new StreamPolicy()))))
+        {
+            Assert.Equal(AppendStatus.Stored, (await before.AppendAsync(TestBuffers.Reading("s", 1, id: "msg-1"))).Status);
+        }
+
+        await using var after = TestBuffers.Open(_dir.Path, Streams(("s", new StreamPolicy())));
+        Assert.Equal(AppendStatus.Duplicate, (await after.AppendAsync(TestBuffers.Reading("s", 1, id: "msg-1"))).Status);
+        Assert.Equal(AppendStatus.Stored, (await after.AppendAsync(TestBuffers.Reading("s", 2, id: "msg-2"))).Status);
+        Assert.Equal(2, after.Read("s", 0, 10, long.MaxValue).Count);
+    }
+
+    [Fact]
+    public async Task Append_SourceIdOlderThanTheWindow_IsStoredAgain()
+    {
+        await using var buffer = TestBuffers.Open(_dir.Path, Streams(("s", new StreamPolicy())), o => o.DedupeWindow = 3);
+
+        await buffer.AppendAsync(TestBuffers.Reading("s", 0, id: "old"));
+        for (var i = 1; i <= 3; i++)
+        {
+            await buffer.AppendAsync(TestBuffers.Reading("s", i, id: $"msg-{i}"));
+        }
+
+        // "old" (sequence 1) left the 3-sequence window, which maintenance prunes; msg-3 (sequence 4) is inside it.
+        await buffer.RunMaintenanceAsync();
+        Assert.Equal(AppendStatus.Stored, (await buffer.AppendAsync(TestBuffers.Reading("s", 9, id: "old"))).Status);
+        Assert.Equal(AppendStatus.Duplicate, (await buffer.AppendAsync(TestBuffers.Reading("s", 9, id: "msg-3"))).Status);
+    }
+
+    [Fact]
     public async Task UploadNone_KeepsNothingForUpload_ButFillsBoundedTrainingReservoir()
     {
         var federated = new StreamPolicy { Upload = UploadPolicy.None, TrainingReservoir = 10 };
