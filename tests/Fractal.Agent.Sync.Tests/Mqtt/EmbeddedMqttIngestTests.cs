@@ -25,6 +25,14 @@ public sealed class EmbeddedMqttIngestTests : IDisposable
         return client;
     }
 
+    /// <summary>The agent's data path with its embedded server on <paramref name="port"/> and one stream, "temperature".</summary>
+    private Task<TestAgentHost> StartWithTemperatureStreamAsync(int port)
+        => TestAgentHost.StartAsync(_dir.Path, new Dictionary<string, string?>
+        {
+            ["Mqtt:EmbeddedPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Streams:temperature:Priority"] = "1",
+        });
+
     private static MqttApplicationMessage Reading(string stream, string json)
         => new MqttApplicationMessageBuilder().WithTopic($"fractal/sensors/{stream}").WithPayload(Encoding.UTF8.GetBytes(json)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
 
@@ -32,11 +40,7 @@ public sealed class EmbeddedMqttIngestTests : IDisposable
     public async Task PublishQos1_PubAckArrives_OnlyWithTheReadingCommitted()
     {
         var port = FreePort.Next();
-        await using var agent = await TestAgentHost.StartAsync(_dir.Path, new Dictionary<string, string?>
-        {
-            ["Mqtt:EmbeddedPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Streams:temperature:Priority"] = "1",
-        });
+        await using var agent = await StartWithTemperatureStreamAsync(port);
         using var sensor = await ConnectSensorAsync(port);
 
         for (var i = 0; i < 20; i++)
@@ -55,11 +59,7 @@ public sealed class EmbeddedMqttIngestTests : IDisposable
     public async Task ConnectMqtt5_WithoutClientId_IsAssignedOneAndItsReadingsCommit()
     {
         var port = FreePort.Next();
-        await using var agent = await TestAgentHost.StartAsync(_dir.Path, new Dictionary<string, string?>
-        {
-            ["Mqtt:EmbeddedPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Streams:temperature:Priority"] = "1",
-        });
+        await using var agent = await StartWithTemperatureStreamAsync(port);
         using var sensor = new MqttClientFactory().CreateMqttClient();
         var connected = await sensor.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).WithProtocolVersion(MqttProtocolVersion.V500).WithClientId(string.Empty).Build());
 
@@ -73,11 +73,7 @@ public sealed class EmbeddedMqttIngestTests : IDisposable
     public async Task ConnectMqtt311_WithoutClientId_IsRefusedAsIdentifierRejected()
     {
         var port = FreePort.Next();
-        await using var agent = await TestAgentHost.StartAsync(_dir.Path, new Dictionary<string, string?>
-        {
-            ["Mqtt:EmbeddedPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Streams:temperature:Priority"] = "1",
-        });
+        await using var agent = await StartWithTemperatureStreamAsync(port);
 
         // The bytes mosquitto_pub sends without -i (client libraries fill in an id of their own):
         // CONNECT, protocol "MQTT" level 4, clean session, keep-alive 60 s, empty client id.
@@ -112,11 +108,7 @@ public sealed class EmbeddedMqttIngestTests : IDisposable
     public async Task PublishMalformed_IsDeadLetteredWithReason_AndLaterReadingsStillFlow()
     {
         var port = FreePort.Next();
-        await using var agent = await TestAgentHost.StartAsync(_dir.Path, new Dictionary<string, string?>
-        {
-            ["Mqtt:EmbeddedPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Streams:temperature:Priority"] = "1",
-        });
+        await using var agent = await StartWithTemperatureStreamAsync(port);
         using var sensor = await ConnectSensorAsync(port);
 
         var bad = await sensor.PublishAsync(Reading("temperature", "{\"values\": [1, \"two\"]"));

@@ -11,6 +11,7 @@ namespace Fractal.Agent.Sync.Uplinks.Hub;
 /// </summary>
 internal sealed class HubUplinkTransport : IUplinkTransport, IAsyncDisposable
 {
+    private static readonly TimeSpan ShutdownPatience = TimeSpan.FromSeconds(2);
     private readonly GrpcChannel _channel;
     private readonly IngestService.IngestServiceClient _client;
     private AsyncDuplexStreamingCall<RecordBatch, BatchAck>? _call;
@@ -76,11 +77,19 @@ internal sealed class HubUplinkTransport : IUplinkTransport, IAsyncDisposable
         {
             try
             {
+                // End the stream the way the protocol expects: complete our side, then read the
+                // hub's end. Disposing without reading resets the HTTP/2 stream, which the hub
+                // logs as an error at every agent shutdown.
                 await call.RequestStream.CompleteAsync();
+                using var patience = new CancellationTokenSource(ShutdownPatience);
+                while (await call.ResponseStream.MoveNext(patience.Token))
+                {
+                    // No batch is in flight when the uplink stops; nothing is expected here.
+                }
             }
-            catch (Exception ex) when (ex is RpcException or InvalidOperationException or IOException)
+            catch (Exception ex) when (ex is RpcException or InvalidOperationException or IOException or OperationCanceledException)
             {
-                // Already broken; nothing left to flush.
+                // Already broken, or the hub is gone: nothing left to close cleanly.
             }
 
             call.Dispose();
