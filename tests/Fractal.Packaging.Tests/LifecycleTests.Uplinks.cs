@@ -1,15 +1,15 @@
 using System.Globalization;
-using System.Net.Http.Json;
 using System.Text;
-using System.Text.Json;
 using Amazon.S3.Model;
 using Confluent.Kafka;
 using Fractal.Agent.Sync.Uplinks.S3;
+using Fractal.CloudHub.DataLake;
 using Fractal.Contracts.Ingest;
 using Fractal.Testing;
 using Fractal.Testing.Kafka;
 using Fractal.Testing.Processes;
 using Fractal.Testing.Swift;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Fractal.Packaging.Tests;
 
@@ -72,10 +72,17 @@ public sealed partial class LifecycleTests
         await notify.WaitForAsync("READY=1", ReadyTimeout);
         await PublishReadingAsync(agent.MqttPort, "uplinked", UplinkReadings);
 
+        // An uplink counts a reading as sent only when its far side has acknowledged it (the hub
+        // after the lake write, Kafka after acks=all, S3 after the PUT): then read each side once.
         var expected = Enumerable.Range(1, UplinkReadings).Select(i => (ulong)i).ToList();
         try
         {
-            Assert.Equal(expected, await HubSequencesAsync(hubHttp, "uplinked"));
+            foreach (var uplink in new[] { "hub", "kafka", "s3" })
+            {
+                Assert.Equal(UplinkReadings, await agent.WaitForMetricAsync($"fractal_uplink_sent_total{{uplink=\"{uplink}\"}}", UplinkReadings, DeliveryTimeout));
+            }
+
+            Assert.Equal(expected, await LakeSequencesAsync(dir.Combine("lake"), "uplinked"));
             Assert.Equal(expected, await KafkaSequencesAsync(kafka.BootstrapServers, "uplinked"));
             Assert.Equal(expected, await S3SequencesAsync(swift, bucket, "uplinked"));
         }
@@ -87,33 +94,18 @@ public sealed partial class LifecycleTests
         Assert.Equal(0, await agent.TerminateAsync(TimeSpan.FromSeconds(30)));
     }
 
-    /// <summary>The lake's record count for the stream, once it holds every reading (sequences 1..count, no duplicates).</summary>
-    private static async Task<List<ulong>> HubSequencesAsync(int httpPort, string stream)
+    /// <summary>The stream's sequences in the hub's Parquet lake, read from its files as an analyst would.</summary>
+    private static async Task<List<ulong>> LakeSequencesAsync(string lakeRoot, string stream)
     {
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
-        var deadline = DateTime.UtcNow + DeliveryTimeout;
-        long records = 0, highWaterMark = 0;
-        while (DateTime.UtcNow < deadline)
+        var lake = new ParquetDataLake(new LocalDirectoryBlobStore(lakeRoot, NullLogger<LocalDirectoryBlobStore>.Instance), NullLogger<ParquetDataLake>.Instance);
+        var sequences = new List<ulong>();
+        await foreach (var record in lake.ReadRecordsAsync(stream, null, CancellationToken.None))
         {
-            using var summary = JsonDocument.Parse(await http.GetStringAsync(new Uri("/api/lake/summary", UriKind.Relative)));
-            var partition = summary.RootElement.GetProperty("partitions").EnumerateArray()
-                .FirstOrDefault(p => p.GetProperty("stream").GetString() == stream);
-            if (partition.ValueKind == JsonValueKind.Object)
-            {
-                records = partition.GetProperty("records").GetInt64();
-                highWaterMark = partition.GetProperty("highWaterMark").GetInt64();
-                if (records >= UplinkReadings)
-                {
-                    break;
-                }
-            }
-
-            await Task.Delay(200);
+            sequences.Add(record.Sequence);
         }
 
-        // The lake drops duplicates by sequence, so records equal to the high-water mark means 1..N once each.
-        Assert.Equal(highWaterMark, records);
-        return Enumerable.Range(1, (int)records).Select(i => (ulong)i).ToList();
+        sequences.Sort();
+        return sequences;
     }
 
     private static async Task<List<ulong>> KafkaSequencesAsync(string bootstrapServers, string stream)
@@ -150,33 +142,14 @@ public sealed partial class LifecycleTests
     private static async Task<List<ulong>> S3SequencesAsync(SwiftS3Server swift, string bucket, string stream)
     {
         using var client = swift.CreateClient();
-        var deadline = DateTime.UtcNow + DeliveryTimeout;
         var sequences = new List<ulong>();
-        while (DateTime.UtcNow < deadline)
+        var listing = await client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, Prefix = $"fractal/records/stream={stream}/" });
+        foreach (var entry in listing.S3Objects ?? [])
         {
-            sequences.Clear();
-            try
-            {
-                var listing = await client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, Prefix = $"fractal/records/stream={stream}/" });
-                foreach (var entry in listing.S3Objects ?? [])
-                {
-                    using var response = await client.GetObjectAsync(bucket, entry.Key);
-                    using var content = new MemoryStream();
-                    await response.ResponseStream.CopyToAsync(content);
-                    sequences.AddRange(S3BatchObject.Decode(content.ToArray()).Records.Select(r => r.Sequence));
-                }
-            }
-            catch (Amazon.S3.AmazonS3Exception ex) when (ex.ErrorCode == "NoSuchBucket")
-            {
-                // The agent creates the bucket with its first batch.
-            }
-
-            if (sequences.Count >= UplinkReadings)
-            {
-                break;
-            }
-
-            await Task.Delay(200);
+            using var response = await client.GetObjectAsync(bucket, entry.Key);
+            using var content = new MemoryStream();
+            await response.ResponseStream.CopyToAsync(content);
+            sequences.AddRange(S3BatchObject.Decode(content.ToArray()).Records.Select(r => r.Sequence));
         }
 
         sequences.Sort();
