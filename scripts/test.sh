@@ -37,7 +37,7 @@ for project in tests/*/*.csproj; do
   # The packaging tests need the .deb files: packaging/test.sh builds them, then runs the project.
   [ "$name" = Fractal.Packaging.Tests ] && runner=(bash packaging/test.sh)
   "${runner[@]}" --no-build -v quiet --logger "trx;LogFileName=$name.trx" --results-directory "$results" \
-    --logger "console;verbosity=minimal" 2>&1 | grep -E "^(Passed!|Failed!|  Failed |  Error Message| {3}[A-Z]|packaging)" | head -200
+    --logger "console;verbosity=minimal" 2>&1 | grep -E "^(Passed!|Failed!|  Failed |  Error Message| {3}[A-Z]|Expected:|Actual:|packaging)" | head -200
   trx="$results/$name.trx"
   counters=$(grep -o '<Counters [^>]*>' "$trx" 2>/dev/null || true)
   if [ -z "$counters" ]; then

@@ -56,6 +56,16 @@ public sealed partial class DurableBuffer : IAsyncDisposable
     private Task? _writer;
     private long _bufferedBytes;
     private long _bufferedRecords;
+
+    // What GetStats reports: the counts as of the last commit. The two above are the writer's
+    // working figures and include appends of the group still in flight, which a reader cannot see yet.
+    private long _committedBytes;
+    private long _committedRecords;
+
+    // Collections readers may query: see Read for why a reader must never open one that the
+    // open transaction is creating.
+    private int _deadLettersReadable;
+    private bool _deadLetterWritten;
     private int _nextCollectionIndex;
     private long _compactedBytes;
 
@@ -110,6 +120,7 @@ public sealed partial class DurableBuffer : IAsyncDisposable
         RecoverInterruptedRebuild();
         _db = new LiteDatabase(new ConnectionString { Filename = FilePath, Connection = ConnectionType.Direct });
         LoadState();
+        PublishCommittedCounts();
         _writer = Task.Run(WriterLoopAsync);
         PublishGauges();
         BufferLog.Opened(_logger, FilePath, _bufferedRecords, _bufferedBytes);
@@ -183,10 +194,10 @@ public sealed partial class DurableBuffer : IAsyncDisposable
                 return [];
             }
 
-            // Uplinks poll; most polls of a caught-up uplink find nothing, and a LiteDB query costs
-            // far more than this check. (NextSequence may run ahead of the commit; that only means
-            // the query below finds fewer.)
-            var newest = state.NextSequence - 1;
+            // Only what is committed is queried: LiteDB 5 fails ("page type must be collection
+            // page") and closes the database when a reader opens a collection that the writer's
+            // open transaction is creating. It also spares caught-up uplinks' polls a query.
+            var newest = state.ReadableThrough;
             if (afterSequence >= newest)
             {
                 return [];
@@ -257,6 +268,11 @@ public sealed partial class DurableBuffer : IAsyncDisposable
     /// <summary>Dead letters kept, newest last.</summary>
     public IReadOnlyList<(string Topic, string Reason, long AtUnixMs)> ReadDeadLetters(int max)
     {
+        if (Volatile.Read(ref _deadLettersReadable) == 0 || _options.DeadLetterCapacity == 0)
+        {
+            return [];
+        }
+
         _engineSwap.EnterReadLock();
         try
         {
@@ -277,7 +293,7 @@ public sealed partial class DurableBuffer : IAsyncDisposable
         _engineSwap.EnterReadLock();
         try
         {
-            if (!_streams.TryGetValue(stream, out var state))
+            if (!_streams.TryGetValue(stream, out var state) || !state.ReservoirReadable)
             {
                 return [];
             }
@@ -293,7 +309,7 @@ public sealed partial class DurableBuffer : IAsyncDisposable
     }
 
     /// <summary>Figures for metrics, the demo and tests.</summary>
-    public BufferStats GetStats() => new(Interlocked.Read(ref _bufferedBytes), Interlocked.Read(ref _bufferedRecords), FileBytes(), _options.QuotaBytes, Volatile.Read(ref _blockedCount));
+    public BufferStats GetStats() => new(Interlocked.Read(ref _committedBytes), Interlocked.Read(ref _committedRecords), FileBytes(), _options.QuotaBytes, Volatile.Read(ref _blockedCount));
 
     /// <summary>Stops taking work, finishes what is queued (commits in flight complete), and closes the file.</summary>
     public async ValueTask DisposeAsync()
@@ -393,6 +409,8 @@ public sealed partial class DurableBuffer : IAsyncDisposable
 
             var first = records.FindOne(LiteDB.Query.All());
             state.FirstSequence = first is null ? state.NextSequence : (ulong)first["_id"].AsInt64;
+            state.StoredThrough = records.FindOne(LiteDB.Query.All(LiteDB.Query.Descending)) is { } last ? (ulong)last["_id"].AsInt64 : 0;
+            state.PublishCommitted();
             LoadRecentIds(state);
             _streams[name] = state;
             _bufferedBytes += state.Bytes;
@@ -412,7 +430,7 @@ public sealed partial class DurableBuffer : IAsyncDisposable
             db.DropCollection(legacy);
         }
 
-        db.GetCollection(DeadLettersCollection);
+        _deadLettersReadable = db.CollectionExists(DeadLettersCollection) ? 1 : 0;
         var newestLoss = db.GetCollection(LedgerCollection, BsonAutoId.Int64).FindOne(LiteDB.Query.All(LiteDB.Query.Descending));
         _lastLedgerId = newestLoss is null ? 0 : newestLoss["_id"].AsInt64;
     }
@@ -485,6 +503,7 @@ public sealed partial class DurableBuffer : IAsyncDisposable
         _completions.Clear();
         _groupIds.Clear();
         _idFloors.Clear();
+        _deadLetterWritten = false;
         _pendingLastLedgerId = Interlocked.Read(ref _lastLedgerId);
         var touched = new HashSet<StreamState>();
         db.BeginTrans();
@@ -561,6 +580,18 @@ public sealed partial class DurableBuffer : IAsyncDisposable
         }
 
         Interlocked.Exchange(ref _lastLedgerId, _pendingLastLedgerId);
+        foreach (var state in touched)
+        {
+            state.PublishCommitted();
+        }
+
+        // After what readers may query, so the counts never run ahead of what they can see.
+        PublishCommittedCounts();
+
+        if (_deadLetterWritten)
+        {
+            Volatile.Write(ref _deadLettersReadable, 1);
+        }
 
         // The pruning of the ids collection is committed: the in-memory window follows it.
         foreach (var (state, floor) in _idFloors)
@@ -659,6 +690,7 @@ public sealed partial class DurableBuffer : IAsyncDisposable
             ["n"] = size,
         };
         db.GetCollection(state.Collection).Insert(doc);
+        state.StoredThrough = sequence;
         RememberSourceId(state, request.SourceId, sequence);
         state.Bytes += size;
         state.Count++;
@@ -880,6 +912,7 @@ public sealed partial class DurableBuffer : IAsyncDisposable
             ["size"] = payload.Length,
             ["p"] = payload[..Math.Min(payload.Length, DeadLetterPayloadLimit)].ToArray(),
         });
+        _deadLetterWritten = true;
         _completions.Add(() => work.Completion.TrySetResult());
     }
 
@@ -1109,10 +1142,16 @@ public sealed partial class DurableBuffer : IAsyncDisposable
         _bufferedRecords = _streams.Values.Sum(s => s.Count);
     }
 
+    private void PublishCommittedCounts()
+    {
+        Interlocked.Exchange(ref _committedBytes, _bufferedBytes);
+        Interlocked.Exchange(ref _committedRecords, _bufferedRecords);
+    }
+
     private void PublishGauges()
     {
-        _metrics.BufferedBytes.Set(Interlocked.Read(ref _bufferedBytes));
-        _metrics.BufferedRecords.Set(Interlocked.Read(ref _bufferedRecords));
+        _metrics.BufferedBytes.Set(Interlocked.Read(ref _committedBytes));
+        _metrics.BufferedRecords.Set(Interlocked.Read(ref _committedRecords));
         _metrics.BufferFileBytes.Set(FileBytes());
         _metrics.BlockedAppends.Set(_blocked.Count);
     }
@@ -1177,6 +1216,28 @@ public sealed partial class DurableBuffer : IAsyncDisposable
 
         public double SampleCredit { get; set; }
 
+        /// <summary>Highest sequence inserted into <see cref="Collection"/> (0: none yet), including the open group.</summary>
+        public ulong StoredThrough { get; set; }
+
+        /// <summary>
+        /// <see cref="StoredThrough"/> as of the last commit, or 0 when that commit left the
+        /// collection empty (a compaction does not carry empty collections over, so an empty one
+        /// may be created afresh by the next append).
+        /// </summary>
+        public ulong ReadableThrough => Volatile.Read(ref _readableThrough);
+
+        /// <summary>Whether the reservoir collection exists as of the last commit.</summary>
+        public bool ReservoirReadable => Volatile.Read(ref _reservoirReadable);
+
+        private ulong _readableThrough;
+        private bool _reservoirReadable;
+
+        public void PublishCommitted()
+        {
+            Volatile.Write(ref _readableThrough, Count > 0 ? StoredThrough : 0);
+            Volatile.Write(ref _reservoirReadable, ReservoirSeen > 0);
+        }
+
         public long OldestTimestamp(LiteDatabase db) => db.GetCollection(Collection).FindOne(LiteDB.Query.All())?["t"].AsInt64 ?? long.MaxValue;
 
         public StreamState Clone() => (StreamState)MemberwiseClone();
@@ -1212,6 +1273,7 @@ public sealed partial class DurableBuffer : IAsyncDisposable
             Count = other.Count;
             ReservoirSeen = other.ReservoirSeen;
             SampleCredit = other.SampleCredit;
+            StoredThrough = other.StoredThrough;
         }
     }
 }

@@ -48,6 +48,36 @@ public sealed class DurableBufferTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Readers_WhileTheFirstWritesAreInFlight_SeeOnlyCommittedDataAndLeaveTheFileWorking()
+    {
+        // Uplinks, the trainer and diagnostics read while the writer creates each collection in
+        // its first group: LiteDB 5 closes the database if a reader opens a collection mid-creation.
+        await using var buffer = TestBuffers.Open(_dir.Path, Streams(("s", new StreamPolicy { TrainingReservoir = 50 })));
+
+        var appends = Task.WhenAll(Enumerable.Range(0, 1000).Select(i => buffer.AppendAsync(TestBuffers.Reading("s", i, label: i % 3)).AsTask()));
+        var deadLetters = Task.WhenAll(Enumerable.Range(0, 20).Select(i => buffer.DeadLetterAsync(new DeadLetter("fractal/sensors/s", "malformed", new byte[] { (byte)i })).AsTask()));
+        var checks = 0;
+        while (!appends.IsCompleted || !deadLetters.IsCompleted)
+        {
+            var counted = buffer.GetStats().BufferedRecords;
+            var visible = buffer.Read("s", 0, int.MaxValue, long.MaxValue).Count;
+            Assert.True(visible >= counted, $"stats counted {counted} readings but a reader saw {visible}");
+            Assert.True(buffer.ReadTrainingSamples("s").Count <= 50);
+            Assert.True(buffer.ReadDeadLetters(100).Count <= 20);
+            checks++;
+        }
+
+        await appends;
+        await deadLetters;
+        Assert.True(checks > 0, "no check ran while writes were in flight");
+        Assert.Equal(1000, buffer.GetStats().BufferedRecords);
+        Assert.Equal(1000, buffer.Read("s", 0, int.MaxValue, long.MaxValue).Count);
+        Assert.Equal(50, buffer.ReadTrainingSamples("s").Count);
+        Assert.Equal(20, buffer.ReadDeadLetters(100).Count);
+        Assert.Equal(AppendStatus.Stored, (await buffer.AppendAsync(TestBuffers.Reading("s", 1000))).Status);
+    }
+
+    [Fact]
     public async Task Reopen_AfterClose_KeepsRecordsSequencesAndCheckpoints()
     {
         var streams = Streams(("s", new StreamPolicy()));
