@@ -4,10 +4,12 @@
 # weight decay 1e-5, NIID-Bench simple CNN; partitions IID, Dirichlet(0.5), #C=2, #C=3;
 # FedAvg and FedProx (mu 0.01). Then the learning benchmarks (training throughput, inference latency).
 #
-# Long: about 2,000 CNN training samples/s per core means 30 M samples, roughly 4 h per
-# (partition, strategy) run and core; 8 runs take about 30 core-hours. Partitions run as parallel
-# processes (PARALLEL, default: the number of cores), each with THREADS intra-op threads (default 1).
-# Every run rewrites its CSV after each round, so a stopped run keeps its completed rounds.
+# Long: a run is 50 rounds x 10 clients x 10 epochs x 6,000 images = 30 M CNN training samples;
+# at the 7,500 samples/s of one core measured by `training` (docs/benchmarks.md) that is about
+# 70 min per (partition, strategy) run and core, 8 runs about 9-10 core-hours. Partitions run as
+# parallel processes (PARALLEL, default: the number of cores), each with THREADS intra-op threads
+# (default 1). Every run writes its CSV and a checkpoint of the global model after each round and
+# goes on from there when started again (RESUME=0 starts afresh).
 #
 # Usage: bench/run-learning.sh            (everything)
 #        ROUNDS=2 EPOCHS=1 TRAIN_SAMPLES=2000 bench/run-learning.sh   (a smoke run of the same pipeline)
@@ -23,6 +25,7 @@ PARALLEL=${PARALLEL:-$(nproc)}
 PARTITIONS=${PARTITIONS:-"iid dirichlet:0.5 classes:2 classes:3"}
 STRATEGIES=${STRATEGIES:-"fedavg,fedprox:0.01"}
 TRAIN_SAMPLES=${TRAIN_SAMPLES:-0}   # 0: all 60,000
+RESUME=${RESUME:-1}
 
 dotnet build tools/Fractal.Experiments -c Release
 dotnet build bench/Fractal.Benchmarks -c Release
@@ -38,11 +41,12 @@ run_partition() {
   dotnet "$EXPERIMENTS" --partition "$partition" --strategy "$STRATEGIES" \
     --clients 10 --rounds "$ROUNDS" --epochs "$EPOCHS" --batch 64 \
     --lr 0.01 --momentum 0.9 --weight-decay 1e-5 --model cnn --seed 0 \
-    --train-samples "$TRAIN_SAMPLES" --threads "$THREADS" --out "$dir" > "$dir/log.txt" 2>&1
+    --train-samples "$TRAIN_SAMPLES" --threads "$THREADS" --out "$dir" \
+    $([ "$RESUME" = 1 ] && echo --resume) >> "$dir/log.txt" 2>&1
   echo "done: $partition (see $dir/log.txt)"
 }
 export -f run_partition
-export OUT ROUNDS EPOCHS THREADS STRATEGIES TRAIN_SAMPLES EXPERIMENTS
+export OUT ROUNDS EPOCHS THREADS STRATEGIES TRAIN_SAMPLES EXPERIMENTS RESUME
 
 # shellcheck disable=SC2086 # word splitting of the partition list is intended
 printf '%s\n' $PARTITIONS | xargs -P "$PARALLEL" -I{} bash -c 'run_partition "$1"' _ {}

@@ -28,6 +28,8 @@ internal sealed class ExperimentSettings
           --threads T        ONNX Runtime intra-op threads                         [2]
           --data DIR         Fashion-MNIST directory     [/usr/share/datasets/fashion-mnist]
           --out DIR          output directory for CSV and SVG                      [experiments]
+          --resume           go on from each run's last checkpoint in --out (the
+                             rounds before it are kept); --rounds may be raised
         """;
 
     public IReadOnlyList<PartitionSpec> Partitions { get; private set; } = [PartitionSpec.Iid];
@@ -62,6 +64,16 @@ internal sealed class ExperimentSettings
 
     public string OutputDirectory { get; private set; } = "experiments";
 
+    public bool Resume { get; private set; }
+
+    /// <summary>
+    /// What a checkpoint of one run must match to be resumed: every setting that changes the
+    /// results except the number of rounds (a finished run may be extended).
+    /// </summary>
+    public string RunTag(PartitionSpec partition, string strategy) => string.Create(
+        CultureInfo.InvariantCulture,
+        $"model={Model} clients={Clients} epochs={Epochs} batch={BatchSize} lr={LearningRate} momentum={Momentum} wd={WeightDecay} train={TrainSamples} test={TestSamples} seed={Seed} partition={partition} strategy={strategy}");
+
     /// <summary>Parses the arguments.</summary>
     /// <exception cref="FormatException">An option is unknown, lacks its value, or has a bad value; the message names it.</exception>
     public static ExperimentSettings Parse(IReadOnlyList<string> args)
@@ -70,6 +82,12 @@ internal sealed class ExperimentSettings
         for (var i = 0; i < args.Count; i++)
         {
             var option = args[i];
+            if (option == "--resume")
+            {
+                s.Resume = true;
+                continue;
+            }
+
             if (i + 1 >= args.Count)
             {
                 throw new FormatException($"Option {option} needs a value.");

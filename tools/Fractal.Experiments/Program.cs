@@ -6,9 +6,11 @@ using Fractal.Learning.Data;
 using Fractal.Learning.Federated;
 using Fractal.Learning.Specs;
 
-// Exit codes follow sysexits.h: 64 bad usage, 66 missing input data.
+// Exit codes follow sysexits.h: 64 bad usage, 65 a checkpoint or CSV that cannot be resumed, 66 missing input data.
 const int ExitUsage = 64;
 const int ExitNoInput = 66;
+const int ExitDataError = 65;
+const string CsvHeader = "round,test_accuracy,mean_train_loss,clients,samples,seconds\n";
 
 if (args is ["--help"] or ["-h"])
 {
@@ -92,8 +94,14 @@ try
             var file = Path.Combine(settings.OutputDirectory, $"{Sanitize(partitionSpec.ToString())}_{Sanitize(strategy.Name)}.csv");
             Console.WriteLine($"== {name}: client sizes {sizes}");
 
-            var csv = new StringBuilder("round,test_accuracy,mean_train_loss,clients,samples,seconds\n");
-            var points = new List<(int, double)>();
+            var checkpointPath = Path.ChangeExtension(file, ".checkpoint");
+            var tag = settings.RunTag(partitionSpec, strategy.Name);
+            var (resume, csv, points, secondsBefore) = ResumePoint(settings.Resume, file, checkpointPath, tag);
+            if (resume is not null)
+            {
+                Console.WriteLine($"resuming after round {resume.CompletedRounds} from {checkpointPath}");
+            }
+
             var started = time.GetTimestamp();
             var options = new FederatedSimulationOptions
             {
@@ -106,11 +114,14 @@ try
                 Seed = settings.Seed,
                 IntraOpThreads = settings.Threads,
                 TestSamples = settings.TestSamples,
+                ResumeFrom = resume,
+                CheckpointPath = checkpointPath,
+                CheckpointTag = tag,
             };
 
             FederatedSimulation.Run(spec, strategy, train, partition, test, options, m =>
             {
-                var seconds = time.GetElapsedTime(started).TotalSeconds;
+                var seconds = secondsBefore + time.GetElapsedTime(started).TotalSeconds;
                 var row = string.Create(CultureInfo.InvariantCulture, $"{m.Round},{m.TestAccuracy:F4},{m.MeanTrainLoss:F4},{m.Clients},{m.Samples},{seconds:F1}");
                 csv.Append(row).Append('\n');
                 points.Add((m.Round, m.TestAccuracy));
@@ -129,11 +140,62 @@ catch (OperationCanceledException)
 {
     await Console.Error.WriteLineAsync("Interrupted; writing the rounds completed so far.");
 }
+catch (InvalidDataException ex)
+{
+    await Console.Error.WriteLineAsync(ex.Message);
+    return ExitDataError;
+}
+catch (NotSupportedException ex)
+{
+    await Console.Error.WriteLineAsync(ex.Message);
+    return ExitUsage;
+}
 
 var svgPath = Path.Combine(settings.OutputDirectory, "accuracy.svg");
 var title = $"Fashion-MNIST, {spec.Name}, {settings.Clients} clients, E={settings.Epochs}";
 File.WriteAllText(svgPath, SvgChart.Render(title, series));
 Console.WriteLine($"wrote {svgPath}");
 return cancel.IsCancellationRequested ? 130 : 0;
+
+// The checkpoint and CSV rows to go on from, or a fresh start. A checkpoint of other settings
+// is an error, not a silent restart: hours of rounds are at stake.
+static (SimulationCheckpoint? Checkpoint, StringBuilder Csv, List<(int, double)> Points, double Seconds) ResumePoint(
+    bool resume, string csvPath, string checkpointPath, string tag)
+{
+    var csv = new StringBuilder(CsvHeader);
+    var points = new List<(int, double)>();
+    if (!resume || !File.Exists(checkpointPath))
+    {
+        return (null, csv, points, 0);
+    }
+
+    var checkpoint = SimulationCheckpoint.Load(checkpointPath);
+    if (checkpoint.Tag != tag)
+    {
+        throw new InvalidDataException($"{checkpointPath} belongs to other settings ({checkpoint.Tag}); these are {tag}.");
+    }
+
+    var seconds = 0.0;
+    var lines = File.Exists(csvPath) ? File.ReadAllLines(csvPath).Skip(1) : [];
+    foreach (var line in lines)
+    {
+        var fields = line.Split(',');
+        if (fields.Length < 6 || !int.TryParse(fields[0], CultureInfo.InvariantCulture, out var round) || round > checkpoint.CompletedRounds)
+        {
+            continue;
+        }
+
+        csv.Append(line).Append('\n');
+        points.Add((round, double.Parse(fields[1], CultureInfo.InvariantCulture)));
+        seconds = double.Parse(fields[5], CultureInfo.InvariantCulture);
+    }
+
+    if (points.Count == 0 || points[^1].Item1 != checkpoint.CompletedRounds)
+    {
+        throw new InvalidDataException($"{csvPath} lacks the rows up to round {checkpoint.CompletedRounds} that {checkpointPath} continues.");
+    }
+
+    return (checkpoint, csv, points, seconds);
+}
 
 static string Sanitize(string text) => string.Concat(text.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' ? c : '-'));

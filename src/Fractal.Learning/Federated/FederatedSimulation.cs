@@ -42,6 +42,21 @@ public sealed class FederatedSimulationOptions
     /// <summary>Test samples used for the per-round accuracy (the first ones of the test set); 0 for all.</summary>
     /// <value>The default value is 0.</value>
     public int TestSamples { get; init; }
+
+    /// <summary>
+    /// Goes on from this checkpoint's global model at round <c>CompletedRounds + 1</c> (round 0 is
+    /// not evaluated again). Needs a server step without state across rounds.
+    /// </summary>
+    /// <value>The default value is null: start from the seeded initial model.</value>
+    public SimulationCheckpoint? ResumeFrom { get; init; }
+
+    /// <summary>Where to write a <see cref="SimulationCheckpoint"/> after every round (replaced atomically); null for none.</summary>
+    /// <value>The default value is null.</value>
+    public string? CheckpointPath { get; init; }
+
+    /// <summary>The tag written into checkpoints: what experiment they belong to.</summary>
+    /// <value>The default value is empty.</value>
+    public string CheckpointTag { get; init; } = string.Empty;
 }
 
 /// <summary>Metrics of one federated round.</summary>
@@ -64,7 +79,7 @@ public sealed record RoundMetrics(int Round, double TestAccuracy, double MeanTra
 /// </remarks>
 public static class FederatedSimulation
 {
-    /// <summary>Runs the simulation and returns the metrics of round 0 (initial model) to the last round.</summary>
+    /// <summary>Runs the simulation and returns the metrics of round 0 (initial model; not when resuming) to the last round.</summary>
     /// <param name="spec">The model.</param>
     /// <param name="strategy">The federated algorithm.</param>
     /// <param name="train">The training set the partition indexes.</param>
@@ -104,7 +119,23 @@ public static class FederatedSimulation
         var testLabels = test.Take(testCount).GetLabelsAsInt32();
 
         var initial = ModelParameters.Initialize(spec, options.Seed);
-        var server = new FederatedServer(strategy, ParameterVectors.Flatten(initial));
+        var startWeights = ParameterVectors.Flatten(initial);
+        if (options.ResumeFrom is { } resume)
+        {
+            if (strategy.CreateServerOptimizer().KeepsStateAcrossRounds)
+            {
+                throw new NotSupportedException($"Strategy '{strategy.Name}' keeps server state across rounds; a checkpoint holds only the weights, so the run cannot resume.");
+            }
+
+            if (resume.Weights.Length != startWeights.Length)
+            {
+                throw new ArgumentException($"The checkpoint has {resume.Weights.Length} weights; model '{spec.Name}' has {startWeights.Length}.", nameof(options));
+            }
+
+            startWeights = resume.Weights;
+        }
+
+        var server = new FederatedServer(strategy, startWeights);
         var trainerOptions = new LocalTrainerOptions
         {
             Optimizer = OptimizerKind.Sgd,
@@ -152,11 +183,15 @@ public static class FederatedSimulation
     {
         var evaluator = trainers[0];
         var history = new List<RoundMetrics>(options.Rounds + 1);
-        var start = new RoundMetrics(0, evaluator.Evaluate(initial, testImages, testLabels, testCount), double.NaN, 0, 0);
-        history.Add(start);
-        onRound?.Invoke(start);
+        var first = (options.ResumeFrom?.CompletedRounds ?? 0) + 1;
+        if (first == 1)
+        {
+            var start = new RoundMetrics(0, evaluator.Evaluate(initial, testImages, testLabels, testCount), double.NaN, 0, 0);
+            history.Add(start);
+            onRound?.Invoke(start);
+        }
 
-        for (var r = 1; r <= options.Rounds; r++)
+        for (var r = first; r <= options.Rounds; r++)
         {
             var global = server.GetParameters(initial);
             using var round = server.BeginRound();
@@ -181,6 +216,13 @@ public static class FederatedSimulation
             var metrics = new RoundMetrics(r, accuracy, lossSum / samples, clients.Length, samples);
             history.Add(metrics);
             onRound?.Invoke(metrics);
+
+            // After the round is reported: whatever the caller records of a round is never
+            // behind the checkpoint that a resumed run goes on from.
+            if (options.CheckpointPath is { } path)
+            {
+                new SimulationCheckpoint(r, weights, options.CheckpointTag).Save(path);
+            }
         }
 
         return history;

@@ -11,6 +11,9 @@ public interface IServerOptimizer
     /// <summary>Short name for logs and lineage, e.g. <c>fedadam</c>.</summary>
     string Name { get; }
 
+    /// <summary>Whether a step depends on earlier rounds (momentum, moment estimates), so that the weights alone cannot resume a run.</summary>
+    bool KeepsStateAcrossRounds { get; }
+
     /// <summary>Updates <paramref name="weights"/> in place with the round's aggregate delta.</summary>
     void ApplyUpdate(Span<float> weights, ReadOnlySpan<float> aggregateDelta);
 }
@@ -31,6 +34,9 @@ public sealed class SgdServerOptimizer : IServerOptimizer
 
     /// <inheritdoc />
     public string Name => "sgd";
+
+    /// <inheritdoc />
+    public bool KeepsStateAcrossRounds => false;
 
     /// <inheritdoc />
     public void ApplyUpdate(Span<float> weights, ReadOnlySpan<float> aggregateDelta)
@@ -70,6 +76,9 @@ public sealed class MomentumServerOptimizer : IServerOptimizer
 
     /// <inheritdoc />
     public string Name => "fedavgm";
+
+    /// <inheritdoc />
+    public bool KeepsStateAcrossRounds => true;
 
     /// <inheritdoc />
     public void ApplyUpdate(Span<float> weights, ReadOnlySpan<float> aggregateDelta)
@@ -126,6 +135,9 @@ public sealed class AdamServerOptimizer : IServerOptimizer
 
     /// <inheritdoc />
     public string Name => "fedadam";
+
+    /// <inheritdoc />
+    public bool KeepsStateAcrossRounds => true;
 
     /// <inheritdoc />
     public void ApplyUpdate(Span<float> weights, ReadOnlySpan<float> aggregateDelta)
