@@ -25,10 +25,19 @@ internal static class MemoryBenchmark
     private static readonly Dictionary<string, Dictionary<string, string>> Variants = new(StringComparer.Ordinal)
     {
         ["default"] = [],
+        // The GC settings the agent shipped with before background GC and the 4 MB gen0 budget.
+        ["non-concurrent"] = new() { ["DOTNET_gcConcurrent"] = "0", ["DOTNET_GCgen0size"] = "0" },
         ["gen0-4mb"] = new() { ["DOTNET_GCgen0size"] = "400000" },
         ["gen0max-4mb"] = new() { ["DOTNET_GCgen0MaxBudget"] = "400000" },
         ["gen0max-2mb"] = new() { ["DOTNET_GCgen0MaxBudget"] = "200000" },
         ["conserve-7"] = new() { ["DOTNET_GCConserveMemory"] = "7" },
+        ["concurrent"] = new() { ["DOTNET_gcConcurrent"] = "1" },
+        ["concurrent+conserve-5"] = new() { ["DOTNET_gcConcurrent"] = "1", ["DOTNET_GCConserveMemory"] = "5" },
+        ["concurrent+gen0-1mb"] = new() { ["DOTNET_gcConcurrent"] = "1", ["DOTNET_GCgen0size"] = "100000" },
+        ["concurrent+gen0-2mb"] = new() { ["DOTNET_gcConcurrent"] = "1", ["DOTNET_GCgen0size"] = "200000" },
+        ["concurrent+gen0-4mb"] = new() { ["DOTNET_gcConcurrent"] = "1", ["DOTNET_GCgen0size"] = "400000" },
+        ["concurrent+region-1mb"] = new() { ["DOTNET_gcConcurrent"] = "1", ["DOTNET_GCRegionSize"] = "100000" },
+        ["concurrent+gen0-2mb+region-1mb"] = new() { ["DOTNET_gcConcurrent"] = "1", ["DOTNET_GCgen0size"] = "200000", ["DOTNET_GCRegionSize"] = "100000" },
         ["hardlimit-32mb"] = new() { ["DOTNET_GCHeapHardLimit"] = "2000000" },
         ["tieredpgo-off"] = new() { ["DOTNET_TieredPGO"] = "0" },
         ["tc-off"] = new() { ["DOTNET_TieredCompilation"] = "0" },
@@ -59,7 +68,10 @@ internal static class MemoryBenchmark
         await using var broker = modes.Contains("broker") ? await MosquittoBroker.StartAsync() : null;
         var payloads = Enumerable.Range(0, 10_000).Select(i => Readings.Json(i, values, "sensor/")).ToArray();
 
-        Report.Line($"Agent: `dotnet {Path.GetRelativePath(RepositoryRoot(), agent)}` (Release; csproj: ServerGarbageCollection=false, ConcurrentGarbageCollection=false, TieredPGO=true), hub uplink to an in-process hub. " +
+        var agentForm = agent.EndsWith(".dll", StringComparison.Ordinal)
+            ? $"`dotnet {Path.GetRelativePath(RepositoryRoot(), agent)}` (framework-dependent JIT build; GC settings from src/Fractal.Agent/Fractal.Agent.csproj)"
+            : $"`{agent}` (a native executable: the Native AOT publish, GC settings compiled in from the csproj and linux.publish.props)";
+        Report.Line($"Agent: {agentForm}; \"default\" adds no DOTNET_* variables. Hub uplink to an in-process hub. " +
             $"Idle: {idleSeconds} s after start-up; load: {loadSeconds} s of QoS 1 JSON readings ({values} values + id), {(rate > 0 ? $"paced at {rate:N0} msg/s in total" : "publishers as fast as acknowledgements allow")}. " +
             "embedded = the agent's own MQTT server, 16 sensor connections (it commits one message per connection at a time); broker = mosquitto, agent subscribed, 1 publisher x 100 in flight. VmRSS from /proc/<pid>/status every 0.5 s.");
         Report.Line(string.Empty);
