@@ -400,16 +400,18 @@ public sealed partial class DurableBuffer : IAsyncDisposable
                 ReservoirSeen = doc["seen"].AsInt64,
                 SampleCredit = doc["acc"].AsDouble,
             };
-            var records = db.GetCollection(state.Collection);
-            foreach (var r in records.FindAll())
+            // One pass in sequence order gives the totals and both ends.
+            ulong? first = null;
+            foreach (var r in db.GetCollection(state.Collection).FindAll())
             {
+                var sequence = (ulong)r["_id"].AsInt64;
+                first ??= sequence;
+                state.StoredThrough = sequence;
                 state.Bytes += r["n"].AsInt64;
                 state.Count++;
             }
 
-            var first = records.FindOne(LiteDB.Query.All());
-            state.FirstSequence = first is null ? state.NextSequence : (ulong)first["_id"].AsInt64;
-            state.StoredThrough = records.FindOne(LiteDB.Query.All(LiteDB.Query.Descending)) is { } last ? (ulong)last["_id"].AsInt64 : 0;
+            state.FirstSequence = first ?? state.NextSequence;
             state.PublishCommitted();
             LoadRecentIds(state);
             _streams[name] = state;
