@@ -203,18 +203,26 @@ public sealed partial class DurableBuffer : IAsyncDisposable
                 return [];
             }
 
-            var result = new List<BufferedRecord>((int)Math.Min((ulong)Math.Min(maxRecords, 1024), newest - afterSequence));
+            var result = new List<BufferedRecord>((int)Math.Min((ulong)Math.Min(Math.Max(maxRecords, 0), 1024), newest - afterSequence));
             long bytes = 0;
-            foreach (var doc in db.GetCollection(state.Collection).Find(LiteDB.Query.GT("_id", (long)afterSequence), limit: maxRecords))
+            // A segment's id is its last sequence: the first one found holds afterSequence + 1.
+            foreach (var segment in db.GetCollection(state.Collection).Find(LiteDB.Query.GT("_id", (long)afterSequence)))
             {
-                var record = ToRecord(doc, state.Policy.Priority);
-                bytes += record.QuotaBytes;
-                if (result.Count > 0 && bytes > maxBytes)
+                foreach (var record in DecodeSegment(segment, state))
                 {
-                    break;
-                }
+                    if (record.Sequence <= afterSequence)
+                    {
+                        continue;
+                    }
 
-                result.Add(record);
+                    bytes += record.QuotaBytes;
+                    if (result.Count >= maxRecords || (result.Count > 0 && bytes > maxBytes))
+                    {
+                        return result;
+                    }
+
+                    result.Add(record.ToBufferedRecord(state.Policy.Priority));
+                }
             }
 
             return result;
@@ -387,8 +395,8 @@ public sealed partial class DurableBuffer : IAsyncDisposable
     private void LoadState()
     {
         var db = Database;
-        var streams = db.GetCollection(StreamsCollection);
-        foreach (var doc in streams.FindAll())
+        // Read whole first: an open cursor holds a transaction, and migrating a stream needs its own.
+        foreach (var doc in db.GetCollection(StreamsCollection).FindAll().ToList())
         {
             var name = doc["_id"].AsString;
             var index = doc["c"].AsInt32;
@@ -400,15 +408,15 @@ public sealed partial class DurableBuffer : IAsyncDisposable
                 ReservoirSeen = doc["seen"].AsInt64,
                 SampleCredit = doc["acc"].AsDouble,
             };
-            // One pass in sequence order gives the totals and both ends.
+            MigrateRecordDocuments(state);
+            // One pass over the segments' headers in sequence order gives the totals and both ends.
             ulong? first = null;
-            foreach (var r in db.GetCollection(state.Collection).FindAll())
+            foreach (var segment in db.GetCollection(state.Collection).FindAll())
             {
-                var sequence = (ulong)r["_id"].AsInt64;
-                first ??= sequence;
-                state.StoredThrough = sequence;
-                state.Bytes += r["n"].AsInt64;
-                state.Count++;
+                first ??= (ulong)segment["f"].AsInt64;
+                state.StoredThrough = (ulong)segment["_id"].AsInt64;
+                state.Bytes += segment["n"].AsInt64;
+                state.Count += segment["c"].AsInt32;
             }
 
             state.FirstSequence = first ?? state.NextSequence;
@@ -554,6 +562,11 @@ public sealed partial class DurableBuffer : IAsyncDisposable
                 }
             }
 
+            foreach (var state in touched)
+            {
+                WriteSegment(state);
+            }
+
             WriteGroupIds();
             foreach (var state in touched)
             {
@@ -682,16 +695,7 @@ public sealed partial class DurableBuffer : IAsyncDisposable
             state.FirstSequence = sequence;
         }
 
-        var doc = new BsonDocument
-        {
-            ["_id"] = (long)sequence,
-            ["t"] = work.ReceivedAtUnixMs,
-            ["sh"] = new BsonArray(request.Shape.Select(d => new BsonValue(d))),
-            ["v"] = request.Values,
-            ["l"] = request.Label is { } label ? new BsonValue(label) : BsonValue.Null,
-            ["n"] = size,
-        };
-        db.GetCollection(state.Collection).Insert(doc);
+        AddToSegment(state, new SegmentRecord(sequence, work.ReceivedAtUnixMs, request.Shape, request.Values, request.Label));
         state.StoredThrough = sequence;
         RememberSourceId(state, request.SourceId, sequence);
         state.Bytes += size;
@@ -806,23 +810,10 @@ public sealed partial class DurableBuffer : IAsyncDisposable
                 return false;
             }
 
-            var records = db.GetCollection(victim.Collection);
-            var lost = new List<ulong>();
-            long freed = 0;
-            foreach (var doc in records.Find(LiteDB.Query.All(), limit: 4096))
-            {
-                lost.Add((ulong)doc["_id"].AsInt64);
-                freed += doc["n"].AsInt64;
-                if (_bufferedBytes - freed + needed <= _options.QuotaBytes)
-                {
-                    break;
-                }
-            }
-
-            records.DeleteMany(LiteDB.Query.LTE("_id", (long)lost[^1]));
-            Forget(victim, lost.Count, freed, lost[^1]);
+            var lost = RemoveOldest(victim, (_, freed) => _bufferedBytes - freed + needed > _options.QuotaBytes, wholeSegment: null);
+            Forget(victim, lost.Count, lost.Bytes, lost.LastSequence);
             touched.Add(victim);
-            WriteLedger(victim.Name, lost, BufferAccounting.ReasonEvicted, freed);
+            WriteLedger(victim.Name, lost.Sequences, BufferAccounting.ReasonEvicted, lost.Bytes);
         }
 
         return true;
@@ -835,29 +826,16 @@ public sealed partial class DurableBuffer : IAsyncDisposable
         foreach (var state in _streams.Values.Where(s => s.Count > 0 && s.Policy.TimeToLive > TimeSpan.Zero))
         {
             var cutoff = now - (long)state.Policy.TimeToLive.TotalMilliseconds;
-            var records = db.GetCollection(state.Collection);
-            var lost = new List<ulong>();
-            long freed = 0;
-            foreach (var doc in records.Find(LiteDB.Query.All()))
-            {
-                if (doc["t"].AsInt64 >= cutoff)
-                {
-                    break;
-                }
-
-                lost.Add((ulong)doc["_id"].AsInt64);
-                freed += doc["n"].AsInt64;
-            }
-
+            // Readings are stored in arrival order, so the expired ones are the oldest.
+            var lost = RemoveOldest(state, (record, _) => record.TimestampUnixMs < cutoff, wholeSegment: null);
             if (lost.Count == 0)
             {
                 continue;
             }
 
-            records.DeleteMany(LiteDB.Query.LTE("_id", (long)lost[^1]));
-            Forget(state, lost.Count, freed, lost[^1]);
+            Forget(state, lost.Count, lost.Bytes, lost.LastSequence);
             touched.Add(state);
-            WriteLedger(state.Name, lost, BufferAccounting.ReasonExpired, freed);
+            WriteLedger(state.Name, lost.Sequences, BufferAccounting.ReasonExpired, lost.Bytes);
         }
 
         // Dedupe ids older than the window cannot match a redelivery any more.
@@ -964,19 +942,12 @@ public sealed partial class DurableBuffer : IAsyncDisposable
             return;
         }
 
-        var records = db.GetCollection(state.Collection);
-        long freed = 0;
-        var count = 0;
-        foreach (var doc in records.Find(LiteDB.Query.LTE("_id", (long)drained)))
+        // Segments wholly acknowledged go by their headers; only one that straddles the
+        // checkpoint is decoded and rewritten without the acknowledged readings.
+        var done = RemoveOldest(state, (record, _) => record.Sequence <= drained, wholeSegment: segment => (ulong)segment["_id"].AsInt64 <= drained);
+        if (done.Count > 0)
         {
-            freed += doc["n"].AsInt64;
-            count++;
-        }
-
-        if (count > 0)
-        {
-            records.DeleteMany(LiteDB.Query.LTE("_id", (long)drained));
-            Forget(state, count, freed, Math.Max(drained, state.FirstSequence - 1));
+            Forget(state, done.Count, done.Bytes, Math.Max(drained, state.FirstSequence - 1));
             touched.Add(state);
         }
     }
@@ -1130,6 +1101,7 @@ public sealed partial class DurableBuffer : IAsyncDisposable
         foreach (var (state, copy) in snapshot)
         {
             state.CopyFrom(copy);
+            state.Open.Clear();
         }
 
         // Ids the rolled-back group remembered are not in the database: a redelivery of those
@@ -1157,14 +1129,6 @@ public sealed partial class DurableBuffer : IAsyncDisposable
         _metrics.BufferFileBytes.Set(FileBytes());
         _metrics.BlockedAppends.Set(_blocked.Count);
     }
-
-    private static BufferedRecord ToRecord(BsonDocument doc, int priority) => new(
-        (ulong)doc["_id"].AsInt64,
-        doc["t"].AsInt64,
-        ToShape(doc["sh"].AsArray),
-        doc["v"].AsBinary,
-        doc["l"].IsNull ? null : doc["l"].AsInt32,
-        priority);
 
     private static int[] ToShape(BsonArray array)
     {
@@ -1194,7 +1158,14 @@ public sealed partial class DurableBuffer : IAsyncDisposable
         public StreamPolicy Policy { get; } = policy;
 
         // Each append names its collections: built once rather than formatted per reading.
-        public string Collection { get; } = $"r{index}";
+        /// <summary>The stream's segments: one document per group commit ("s"; see Segments.cs).</summary>
+        public string Collection { get; } = $"s{index}";
+
+        /// <summary>One document per reading, as builds before segments stored them; migrated at open.</summary>
+        public string RecordDocumentsCollection { get; } = $"r{index}";
+
+        /// <summary>Readings of the open group not yet written as a segment.</summary>
+        public OpenSegment Open { get; } = new();
 
         /// <summary>Source ids, one document per group commit ("k": the i{n} collections of earlier builds held one per id).</summary>
         public string IdsCollection { get; } = $"k{index}";
@@ -1240,7 +1211,9 @@ public sealed partial class DurableBuffer : IAsyncDisposable
             Volatile.Write(ref _reservoirReadable, ReservoirSeen > 0);
         }
 
-        public long OldestTimestamp(LiteDatabase db) => db.GetCollection(Collection).FindOne(LiteDB.Query.All())?["t"].AsInt64 ?? long.MaxValue;
+        public long OldestTimestamp(LiteDatabase db)
+            => db.GetCollection(Collection).FindOne(LiteDB.Query.All())?["t"].AsInt64
+               ?? (Open.Records.Count > 0 ? Open.Records[0].TimestampUnixMs : long.MaxValue);
 
         public StreamState Clone() => (StreamState)MemberwiseClone();
 

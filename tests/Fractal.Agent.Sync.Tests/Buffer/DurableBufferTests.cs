@@ -313,7 +313,8 @@ public sealed class DurableBufferTests(ITestOutputHelper output) : IDisposable
         var directoryBytes = Directory.GetFiles(_dir.Path).Sum(f => new FileInfo(f).Length);
 
         Assert.Equal(0, drained.BufferedRecords);
-        Assert.True(full > 16 * 1024 * 1024, $"expected >16 MiB before draining, got {full}");
+        const long payloadBytes = 4000L * 1024 * 4;
+        Assert.True(full >= payloadBytes, $"expected the file to hold the {payloadBytes} payload bytes before draining, got {full}");
         Assert.True(drained.FileBytes < full / 8, $"expected the file to shrink below {full / 8} bytes, got {drained.FileBytes}");
         Assert.True(directoryBytes < full / 8, $"expected no rebuild leftovers, the state directory holds {directoryBytes} bytes");
         Assert.Equal(4001UL, (await buffer.AppendAsync(TestBuffers.Reading("s", 1))).Sequence);
@@ -360,5 +361,82 @@ public sealed class DurableBufferTests(ITestOutputHelper output) : IDisposable
 
         var kept = buffer.ReadDeadLetters(10);
         Assert.Equal(["reason 2", "reason 3", "reason 4"], kept.Select(k => k.Reason));
+    }
+
+    [Fact]
+    public async Task Checkpoint_PartWayThroughAGroup_KeepsTheRestReadableAcrossReopen()
+    {
+        // 500 concurrent appends share group commits, so checkpoints at 137 and 333 fall inside segments.
+        var path = _dir.Path;
+        await using (var buffer = TestBuffers.Open(path, Streams(("s", new StreamPolicy())), uplinks: ["hub"]))
+        {
+            await Task.WhenAll(Enumerable.Range(0, 500).Select(i => buffer.AppendAsync(TestBuffers.Reading("s", i)).AsTask()));
+            await buffer.AdvanceCheckpointAsync("hub", "s", 137);
+            Assert.Equal(363, buffer.GetStats().BufferedRecords);
+            Assert.Equal(Enumerable.Range(138, 363).Select(i => (ulong)i), buffer.Read("s", 137, 1000, long.MaxValue).Select(r => r.Sequence));
+            await buffer.AdvanceCheckpointAsync("hub", "s", 333);
+        }
+
+        await using var reopened = TestBuffers.Open(path, Streams(("s", new StreamPolicy())), uplinks: ["hub"]);
+        var rest = reopened.Read("s", 0, 1000, long.MaxValue);
+        Assert.Equal(Enumerable.Range(334, 167).Select(i => (ulong)i), rest.Select(r => r.Sequence));
+        Assert.All(rest, r => Assert.Equal(r.Sequence - 1, (ulong)TestBuffers.FirstValue(r)));
+        Assert.Equal(167, reopened.GetStats().BufferedRecords);
+        Assert.Equal(rest.Sum(r => r.QuotaBytes), reopened.GetStats().BufferedBytes);
+    }
+
+    [Fact]
+    public async Task QuotaFull_EvictingWithinOneGroup_LedgerAndBufferTogetherHoldEverySequenceOnce()
+    {
+        // The quota holds about ten readings; 300 concurrent appends evict readings of their own
+        // group before it is written, as well as readings already on disk.
+        var evict = new StreamPolicy { WhenFull = FullQuotaPolicy.EvictOldest };
+        await using var buffer = TestBuffers.Open(_dir.Path, Streams(("s", evict)), o => o.QuotaBytes = 10 * (4000 + 64 + 4));
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 300).Select(i => buffer.AppendAsync(TestBuffers.Reading("s", i, size: 1000)).AsTask()));
+
+        var kept = buffer.Read("s", 0, 1000, long.MaxValue).Select(r => r.Sequence).ToList();
+        var lost = buffer.ReadLosses(0, 1000).SelectMany(l => l.Sequences).ToList();
+        Assert.All(outcomes, o => Assert.Equal(AppendStatus.Stored, o.Status));
+        Assert.Equal(Enumerable.Range(1, 300).Select(i => (ulong)i), lost.Concat(kept).Order());
+        Assert.Equal(lost.Order(), lost);
+        Assert.True(kept.Count is > 0 and <= 10, $"expected at most ten readings kept, got {kept.Count}");
+        Assert.Equal(300UL, kept[^1]);
+        Assert.Equal(kept.Count, buffer.GetStats().BufferedRecords);
+    }
+
+    [Fact]
+    public async Task Open_OnAFileOfOneDocumentPerReading_MigratesTheBacklogToSegments()
+    {
+        // The layout of builds before segments: streams/{_id,c,next,seen,acc} and r{c}/{_id,t,sh,v,l,n}.
+        var file = Path.Combine(_dir.Path, "buffer.db");
+        Directory.CreateDirectory(_dir.Path);
+        using (var db = new LiteDB.LiteDatabase(new LiteDB.ConnectionString { Filename = file, Connection = LiteDB.ConnectionType.Direct }))
+        {
+            db.GetCollection("streams").Insert(new LiteDB.BsonDocument { ["_id"] = "s", ["c"] = 0, ["next"] = 41L, ["seen"] = 0L, ["acc"] = 0.0 });
+            var records = db.GetCollection("r0");
+            for (var q = 11; q <= 40; q++)
+            {
+                var reading = TestBuffers.Reading("s", q, label: q % 2 == 0 ? q : null);
+                records.Insert(new LiteDB.BsonDocument
+                {
+                    ["_id"] = (long)q,
+                    ["t"] = 1_700_000_000_000L + q,
+                    ["sh"] = new LiteDB.BsonArray(reading.Shape.Select(d => new LiteDB.BsonValue(d))),
+                    ["v"] = reading.Values,
+                    ["l"] = reading.Label is { } l ? new LiteDB.BsonValue(l) : LiteDB.BsonValue.Null,
+                    ["n"] = (long)(reading.Values.Length + 64 + 4),
+                });
+            }
+        }
+
+        await using var buffer = TestBuffers.Open(_dir.Path, Streams(("s", new StreamPolicy())));
+        var migrated = buffer.Read("s", 0, 100, long.MaxValue);
+
+        Assert.Equal(Enumerable.Range(11, 30).Select(i => (ulong)i), migrated.Select(r => r.Sequence));
+        Assert.All(migrated, r => Assert.Equal(r.Sequence, (ulong)TestBuffers.FirstValue(r)));
+        Assert.All(migrated, r => Assert.Equal(r.Sequence % 2 == 0 ? (int)r.Sequence : null, r.Label));
+        Assert.Equal(1_700_000_000_011L, migrated[0].TimestampUnixMs);
+        Assert.Equal(30, buffer.GetStats().BufferedRecords);
+        Assert.Equal(41UL, (await buffer.AppendAsync(TestBuffers.Reading("s", 41))).Sequence);
     }
 }
