@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Fractal.Benchmarks.Mqtt;
 
 /// <summary>Counts readings of the measured stream and completes when an armed target is reached.</summary>
@@ -5,21 +7,39 @@ internal sealed class Countdown
 {
     private int _count;
     private int _target = int.MaxValue;
+    private long _lastSignal;
+    private long _longestGap;
     private TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private SemaphoreSlim? _window;
 
     public int Count => Volatile.Read(ref _count);
 
     public Task Done => Volatile.Read(ref _done).Task;
 
-    public void Arm(int target)
+    /// <summary>The longest time between two readings (or the start and the first) since <see cref="Arm"/>.</summary>
+    public TimeSpan LongestGap => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _longestGap));
+
+    /// <summary>Starts counting towards <paramref name="target"/>; each reading counted gives a permit back to <paramref name="window"/>.</summary>
+    public void Arm(int target, SemaphoreSlim? window = null)
     {
+        _window = window;
         Volatile.Write(ref _done, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         Volatile.Write(ref _count, 0);
+        Interlocked.Exchange(ref _longestGap, 0);
+        Interlocked.Exchange(ref _lastSignal, Stopwatch.GetTimestamp());
         Volatile.Write(ref _target, target);
     }
 
     public void Signal()
     {
+        var now = Stopwatch.GetTimestamp();
+        var gap = now - Interlocked.Exchange(ref _lastSignal, now);
+        long longest;
+        while (gap > (longest = Interlocked.Read(ref _longestGap)) && Interlocked.CompareExchange(ref _longestGap, gap, longest) != longest)
+        {
+        }
+
+        _window?.Release();
         if (Interlocked.Increment(ref _count) == Volatile.Read(ref _target))
         {
             Volatile.Read(ref _done).TrySetResult();

@@ -23,24 +23,26 @@ internal static class MqttBenchmark
     {
         var messages = args.Int("messages", 10_000);
         var values = args.Int("values", 16);
-        var rounds = args.Int("rounds", 2);
+        var rounds = args.Int("rounds", 3);
         var publisherCounts = args.Ints("publishers", "1,4");
         var inflights = args.Ints("inflight", "10,100");
         var receiveMaximum = args.Int("receivemax", 1000);
+        var backlog = args.Int("backlog", 2 * receiveMaximum);
         var root = args.String("dir", Path.Combine(Path.GetTempPath(), "fractal-bench"));
 
         await using var broker = await MosquittoBroker.StartAsync(maxInflight: receiveMaximum);
         foreach (var ids in args.Strings("ids", "true,false").Select(v => v == "true"))
         {
-            await RunSeriesAsync(broker, messages, values, rounds, publisherCounts, inflights, receiveMaximum, root, ids);
+            await RunSeriesAsync(broker, messages, values, rounds, publisherCounts, inflights, receiveMaximum, backlog, root, ids);
         }
     }
 
-    private static async Task RunSeriesAsync(MosquittoBroker broker, int messages, int values, int rounds, int[] publisherCounts, int[] inflights, int receiveMaximum, string root, bool ids)
+    private static async Task RunSeriesAsync(MosquittoBroker broker, int messages, int values, int rounds, int[] publisherCounts, int[] inflights, int receiveMaximum, int backlog, string root, bool ids)
     {
         var payloads = Enumerable.Range(0, messages).Select(i => Readings.Json(i, values, ids ? "sensor-1/" : null)).ToArray();
         Report.Line($"{messages:N0} QoS 1 messages per measurement, JSON readings of {values} values {(ids ? "with" : "without")} a sensor id ({payloads.Average(p => p.Length):N0} B average); " +
-            $"mosquitto {MosquittoVersion()} (max_inflight_messages {receiveMaximum}, persistence off) on loopback; subscriber Receive Maximum {receiveMaximum}; " +
+            $"mosquitto {MosquittoVersion()} (max_inflight_messages {receiveMaximum}, persistence off, set_tcp_nodelay true) on loopback; subscriber Receive Maximum {receiveMaximum}; " +
+            $"publishers keep at most {backlog:N0} readings published but not yet received or committed (so that the broker's queue stays short: mosquitto slows down behind a long one); " +
             $"{rounds} rounds, baseline and agent alternating. Time = first PUBLISH until the last reading is received (baseline) or committed (agent).");
         Report.Line(string.Empty);
 
@@ -63,7 +65,7 @@ internal static class MqttBenchmark
                             ISink sink = agentTurn
                                 ? await AgentSubscriber.StartAsync(broker.Host, broker.Port, receiveMaximum, dir)
                                 : await PlainSubscriber.StartAsync(broker.Host, broker.Port, receiveMaximum);
-                            var m = await MeasureAsync(broker, sink, payloads, publishers, inflight);
+                            var m = await MeasureAsync(broker, sink, payloads, publishers, inflight, backlog);
                             (agentTurn ? agent : plain).Add(m);
                             Report.Progress($"mqtt {publishers} pub x {inflight} in flight, round {round + 1}, {(agentTurn ? "agent" : "plain")}: {m.Rate:N0}/s (publishers done at {m.PublishRate:N0}/s){(m.Complete ? string.Empty : " INCOMPLETE")} {m.Diagnostics}");
                         }
@@ -92,7 +94,7 @@ internal static class MqttBenchmark
         Report.Table(["publishers x in flight each", "broker limit: plain subscriber msg/s (median)", "agent: QoS 1 → committed msg/s (median)", "ratio (median)", "per-round ratios", "all delivered"], rows);
     }
 
-    private static async Task<Measurement> MeasureAsync(MosquittoBroker broker, ISink sink, byte[][] payloads, int publisherCount, int inflight)
+    private static async Task<Measurement> MeasureAsync(MosquittoBroker broker, ISink sink, byte[][] payloads, int publisherCount, int inflight, int backlog)
     {
         var publishers = new List<IMqttClient>();
         try
@@ -103,7 +105,11 @@ internal static class MqttBenchmark
             }
 
             await WarmUpAsync(sink, publishers[0]);
-            sink.Measured.Arm(payloads.Length);
+            // The same end-to-end window for both sinks: a permit per reading on its way.
+            using var window = new SemaphoreSlim(backlog, int.MaxValue);
+            sink.Measured.Arm(payloads.Length, window);
+            using var self = Process.GetCurrentProcess();
+            var cpuBefore = self.TotalProcessorTime;
             var clock = Stopwatch.StartNew();
             var publishing = Task.WhenAll(Enumerable.Range(0, publisherCount * inflight).Select(worker => Task.Run(async () =>
             {
@@ -112,6 +118,7 @@ internal static class MqttBenchmark
                 var client = publishers[worker % publisherCount];
                 for (var i = worker; i < payloads.Length; i += publisherCount * inflight)
                 {
+                    await window.WaitAsync();
                     await PublishAsync(client, MeasuredTopic, payloads[i]);
                 }
             })));
@@ -119,7 +126,11 @@ internal static class MqttBenchmark
             var published = clock.Elapsed;
             var complete = await Task.WhenAny(sink.Measured.Done, Task.Delay(Patience)) == sink.Measured.Done;
             clock.Stop();
-            return new Measurement(sink.Measured.Count / clock.Elapsed.TotalSeconds, payloads.Length / published.TotalSeconds, complete, sink.Diagnostics);
+            self.Refresh();
+            // Publishers and subscriber share this process: the subscriber's extra CPU shows as the
+            // difference between the agent's and the plain subscriber's figure.
+            var cpuPerMessage = (self.TotalProcessorTime - cpuBefore).TotalMicroseconds / payloads.Length;
+            return new Measurement(sink.Measured.Count / clock.Elapsed.TotalSeconds, payloads.Length / published.TotalSeconds, complete, $"{cpuPerMessage:N1} µs CPU per message in this process; longest pause {sink.Measured.LongestGap.TotalMilliseconds:N0} ms; {sink.Diagnostics}");
         }
         finally
         {
