@@ -42,7 +42,7 @@ internal static class MqttBenchmark
         var payloads = Enumerable.Range(0, messages).Select(i => Readings.Json(i, values, ids ? "sensor-1/" : null)).ToArray();
         Report.Line($"{messages:N0} QoS 1 messages per measurement, JSON readings of {values} values {(ids ? "with" : "without")} a sensor id ({payloads.Average(p => p.Length):N0} B average); " +
             $"mosquitto {MosquittoVersion()} (max_inflight_messages {receiveMaximum}, persistence off, set_tcp_nodelay true) on loopback; subscriber Receive Maximum {receiveMaximum}; " +
-            $"publishers keep at most {backlog:N0} readings published but not yet received or committed (so that the broker's queue stays short: mosquitto slows down behind a long one); " +
+            $"publishers keep at most {backlog:N0} readings published but not yet received or committed (so that what is measured is sustained delivery, not how fast a backlog piles up at the broker); " +
             $"{rounds} rounds, baseline and agent alternating. Time = first PUBLISH until the last reading is received (baseline) or committed (agent).");
         Report.Line(string.Empty);
 
