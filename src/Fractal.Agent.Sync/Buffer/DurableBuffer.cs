@@ -118,7 +118,7 @@ public sealed partial class DurableBuffer : IAsyncDisposable
 
         Directory.CreateDirectory(Path.GetDirectoryName(FilePath)!);
         RecoverInterruptedRebuild();
-        _db = new LiteDatabase(new ConnectionString { Filename = FilePath, Connection = ConnectionType.Direct });
+        _db = OpenDatabase(FilePath);
         LoadState();
         PublishCommittedCounts();
         _writer = Task.Run(WriterLoopAsync);
@@ -372,6 +372,18 @@ public sealed partial class DurableBuffer : IAsyncDisposable
             File.Delete(leftover);
         }
     }
+
+    /// <summary>
+    /// LiteDB's page cache grows in segments of 12, 50, 100, 500 and then 1000 pages of 8 KB, and
+    /// takes the fifth (8 MB) as soon as the pages it has touched outnumber the first four (662):
+    /// it reuses idle pages only when more are idle than the next segment holds. Log pages count,
+    /// and the log is only folded into the data file every 1000 pages by default. Folding it every
+    /// <see cref="CheckpointPages"/> keeps a buffer that drains inside the first four segments.
+    /// </summary>
+    internal const int CheckpointPages = 100;
+
+    private static LiteDatabase OpenDatabase(string path)
+        => new(new ConnectionString { Filename = path, Connection = ConnectionType.Direct }) { CheckpointSize = CheckpointPages };
 
     private LiteDatabase Database => _db ?? throw new InvalidOperationException("The buffer is not open.");
 
@@ -1035,7 +1047,7 @@ public sealed partial class DurableBuffer : IAsyncDisposable
         {
             // Whatever happened, reopen on a complete file: the new one, or the backup put back.
             RecoverInterruptedRebuild();
-            _db = new LiteDatabase(new ConnectionString { Filename = FilePath, Connection = ConnectionType.Direct });
+            _db = OpenDatabase(FilePath);
         }
     }
 

@@ -439,4 +439,25 @@ public sealed class DurableBufferTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(30, buffer.GetStats().BufferedRecords);
         Assert.Equal(41UL, (await buffer.AppendAsync(TestBuffers.Reading("s", 41))).Sequence);
     }
+
+    [Fact]
+    public async Task SustainedAppends_KeepLiteDbsLogShort_SoItsPageCacheStaysSmall()
+    {
+        // 12 MB of readings in groups: with LiteDB's default the log grows to 1000 pages (8 MB)
+        // before it is folded into the data file, and its page cache to 13.6 MB with it.
+        await using var buffer = TestBuffers.Open(_dir.Path, Streams(("s", new StreamPolicy())));
+        var logFile = Path.Combine(_dir.Path, "buffer-log.db");
+        long largestLog = 0;
+        for (var batch = 0; batch < 30; batch++)
+        {
+            await Task.WhenAll(Enumerable.Range(0, 100).Select(i => buffer.AppendAsync(TestBuffers.Reading("s", i, size: 1000)).AsTask()));
+            largestLog = Math.Max(largestLog, File.Exists(logFile) ? new FileInfo(logFile).Length : 0);
+        }
+
+        output.WriteLine($"largest log file seen: {largestLog} bytes");
+        Assert.Equal(3000, buffer.GetStats().BufferedRecords);
+        Assert.True(largestLog > 0, "the log file was never seen: the test does not look at the right file");
+        Assert.True(largestLog < 2L * DurableBuffer.CheckpointPages * 8192, $"the log grew to {largestLog} bytes; it should be folded in every {DurableBuffer.CheckpointPages} pages");
+    }
 }
+
