@@ -823,6 +823,13 @@ public sealed partial class DurableBuffer : IAsyncDisposable
             }
 
             var lost = RemoveOldest(victim, (_, freed) => _bufferedBytes - freed + needed > _options.QuotaBytes, wholeSegment: null);
+            if (lost.Count == 0)
+            {
+                // Counted readings that are nowhere to be found: a bug. Fail the writer rather
+                // than loop here for ever (the host restarts, and the counts are rebuilt at open).
+                throw new InvalidOperationException($"Stream '{victim.Name}' counts {victim.Count} readings but none could be evicted.");
+            }
+
             Forget(victim, lost.Count, lost.Bytes, lost.LastSequence);
             touched.Add(victim);
             WriteLedger(victim.Name, lost.Sequences, BufferAccounting.ReasonEvicted, lost.Bytes);
