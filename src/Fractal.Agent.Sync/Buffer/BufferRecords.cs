@@ -31,7 +31,7 @@ public readonly record struct AppendOutcome(AppendStatus Status, ulong Sequence)
 public sealed record BufferedRecord(ulong Sequence, long TimestampUnixMs, int[] Shape, byte[] Values, int? Label, int Priority)
 {
     /// <summary>Bytes this record counts against the quota (payload plus a fixed overhead).</summary>
-    public long QuotaBytes => Values.Length + BufferAccounting.RecordOverheadBytes + (Shape.Length * 4);
+    public long QuotaBytes => BufferAccounting.QuotaBytes(Values.Length, Shape.Length);
 }
 
 /// <summary>One loss-ledger entry: sequences of one stream the node gave up, and why.</summary>
@@ -50,6 +50,9 @@ internal static class BufferAccounting
 {
     /// <summary>Per-record bookkeeping (document header, keys, timestamps) charged against the quota.</summary>
     public const int RecordOverheadBytes = 64;
+
+    /// <summary>Bytes a reading counts against the quota: its values, its shape and the fixed overhead.</summary>
+    public static long QuotaBytes(int valueBytes, int rank) => valueBytes + RecordOverheadBytes + (rank * 4);
 
     public const string ReasonEvicted = "evicted";
     public const string ReasonExpired = "expired";

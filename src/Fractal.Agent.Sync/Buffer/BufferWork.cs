@@ -12,7 +12,7 @@ internal sealed class AppendWork(AppendRequest request, long receivedAtUnixMs) :
 
     public long ReceivedAtUnixMs { get; } = receivedAtUnixMs;
 
-    public long QuotaBytes => Request.Values.Length + BufferAccounting.RecordOverheadBytes + (Request.Shape.Length * 4);
+    public long QuotaBytes => BufferAccounting.QuotaBytes(Request.Values.Length, Request.Shape.Length);
 
     public TaskCompletionSource<AppendOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

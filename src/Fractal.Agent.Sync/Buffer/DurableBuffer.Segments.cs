@@ -155,14 +155,7 @@ public sealed partial class DurableBuffer
         {
             foreach (var doc in db.GetCollection(state.RecordDocumentsCollection).Find(LiteDB.Query.GT("_id", migratedThrough)))
             {
-                var shape = doc["sh"].AsArray;
-                var dimensions = new int[shape.Count];
-                for (var i = 0; i < dimensions.Length; i++)
-                {
-                    dimensions[i] = shape[i].AsInt32;
-                }
-
-                AddToSegment(state, new SegmentRecord((ulong)doc["_id"].AsInt64, doc["t"].AsInt64, dimensions, doc["v"].AsBinary, doc["l"].IsNull ? null : doc["l"].AsInt32));
+                AddToSegment(state, new SegmentRecord((ulong)doc["_id"].AsInt64, doc["t"].AsInt64, ToShape(doc["sh"].AsArray), doc["v"].AsBinary, doc["l"].IsNull ? null : doc["l"].AsInt32));
             }
 
             WriteSegment(state);

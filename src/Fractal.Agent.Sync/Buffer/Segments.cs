@@ -6,7 +6,7 @@ namespace Fractal.Agent.Sync.Buffer;
 internal readonly record struct SegmentRecord(ulong Sequence, long TimestampUnixMs, int[] Shape, ReadOnlyMemory<byte> Values, int? Label)
 {
     /// <summary>Bytes the record counts against the quota; the same figure as <see cref="BufferedRecord.QuotaBytes"/>.</summary>
-    public long QuotaBytes => Values.Length + BufferAccounting.RecordOverheadBytes + (Shape.Length * 4);
+    public long QuotaBytes => BufferAccounting.QuotaBytes(Values.Length, Shape.Length);
 
     public BufferedRecord ToBufferedRecord(int priority) => new(Sequence, TimestampUnixMs, Shape, Values.ToArray(), Label, priority);
 }
