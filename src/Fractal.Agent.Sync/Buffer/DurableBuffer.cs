@@ -476,6 +476,13 @@ public sealed partial class DurableBuffer : IAsyncDisposable
                 break;
             }
 
+            if (batch.Count > 1 && _options.GroupCommitDelay > TimeSpan.Zero && reader.Count < _options.MaxGroupCommit)
+            {
+                // Concurrent writers: let the group fill (docs/design/0002-durable-buffer.md, "Commit
+                // delay"). Wall-clock time on purpose: a test's fake clock must not hold commits back.
+                await Task.Delay(_options.GroupCommitDelay);
+            }
+
             batch.Clear();
             while (batch.Count < _options.MaxGroupCommit && reader.TryRead(out var item))
             {

@@ -20,6 +20,8 @@ public sealed class ConfigurationValidationTests : IDisposable
 
     [Theory]
     [InlineData("Buffer:QuotaBytes", "10", "Buffer:QuotaBytes='10'")]
+    [InlineData("Buffer:GroupCommitDelay", "00:00:01", "Buffer:GroupCommitDelay='00:00:01'")]
+    [InlineData("Buffer:GroupCommitDelay", "-00:00:00.001", "Buffer:GroupCommitDelay='-00:00:00.0010000'")]
     [InlineData("Mqtt:EmbeddedPort", "70000", "Mqtt:EmbeddedPort='70000'")]
     [InlineData("Uplinks:hub:AttemptTimeout", "00:00:00.001", "Uplinks:hub:AttemptTimeout='00:00:00.0010000'")]
     [InlineData("Uplinks:kafka:BreakDuration", "02:00:00", "Uplinks:kafka:BreakDuration='02:00:00'")]
