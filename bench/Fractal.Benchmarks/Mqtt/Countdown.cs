@@ -14,6 +14,9 @@ internal sealed class Countdown
 
     public int Count => Volatile.Read(ref _count);
 
+    /// <summary>Readings still to come before the armed target (int.MaxValue when not armed).</summary>
+    public long Remaining => (long)Volatile.Read(ref _target) - Count;
+
     public Task Done => Volatile.Read(ref _done).Task;
 
     /// <summary>The longest time between two readings (or the start and the first) since <see cref="Arm"/>.</summary>
@@ -30,7 +33,8 @@ internal sealed class Countdown
         Volatile.Write(ref _target, target);
     }
 
-    public void Signal()
+    /// <summary>Counts <paramref name="readings"/> (more than one when they are learned from a metric poll).</summary>
+    public void Signal(int readings = 1)
     {
         var now = Stopwatch.GetTimestamp();
         var gap = now - Interlocked.Exchange(ref _lastSignal, now);
@@ -39,8 +43,10 @@ internal sealed class Countdown
         {
         }
 
-        _window?.Release();
-        if (Interlocked.Increment(ref _count) == Volatile.Read(ref _target))
+        _window?.Release(readings);
+        var count = Interlocked.Add(ref _count, readings);
+        var target = Volatile.Read(ref _target);
+        if (count >= target && count - readings < target)
         {
             Volatile.Read(ref _done).TrySetResult();
         }

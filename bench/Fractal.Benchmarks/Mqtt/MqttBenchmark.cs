@@ -29,22 +29,48 @@ internal static class MqttBenchmark
         var receiveMaximum = args.Int("receivemax", 1000);
         var backlog = args.Int("backlog", 2 * receiveMaximum);
         var root = args.String("dir", Path.Combine(Path.GetTempPath(), "fractal-bench"));
+        var warmUpRounds = args.Int("warmup", 1);
+        // The packaged agent (its own process) instead of the agent's data path in this process.
+        var packagedAgent = args.String("agent", string.Empty);
+        // Agent configuration for both kinds of agent, e.g. --settings Buffer:GroupCommitDelay=00:00:00.
+        var settings = args.Strings("settings", string.Empty)
+            .Select(pair => pair.Split('=', 2))
+            .ToDictionary(kv => kv[0], kv => kv.Length == 2 ? kv[1] : throw new ArgumentException($"--settings wants Key=Value pairs, got '{kv[0]}'."));
+        var agent = new AgentUnderTest(packagedAgent, settings);
+        if (agent.IsPackaged && !File.Exists(packagedAgent))
+        {
+            throw new FileNotFoundException($"No agent at {packagedAgent}; publish it first (see docs/benchmarks.md).", packagedAgent);
+        }
 
         await using var broker = await MosquittoBroker.StartAsync(maxInflight: receiveMaximum);
         foreach (var ids in args.Strings("ids", "true,false").Select(v => v == "true"))
         {
-            await RunSeriesAsync(broker, messages, values, rounds, publisherCounts, inflights, receiveMaximum, backlog, root, ids);
+            await RunSeriesAsync(broker, messages, values, rounds, warmUpRounds, publisherCounts, inflights, receiveMaximum, backlog, root, ids, agent);
         }
     }
 
-    private static async Task RunSeriesAsync(MosquittoBroker broker, int messages, int values, int rounds, int[] publisherCounts, int[] inflights, int receiveMaximum, int backlog, string root, bool ids)
+    private static async Task RunSeriesAsync(MosquittoBroker broker, int messages, int values, int rounds, int warmUpRounds, int[] publisherCounts, int[] inflights, int receiveMaximum, int backlog, string root, bool ids, AgentUnderTest agent)
     {
         var payloads = Enumerable.Range(0, messages).Select(i => Readings.Json(i, values, ids ? "sensor-1/" : null)).ToArray();
         Report.Line($"{messages:N0} QoS 1 messages per measurement, JSON readings of {values} values {(ids ? "with" : "without")} a sensor id ({payloads.Average(p => p.Length):N0} B average); " +
             $"mosquitto {MosquittoVersion()} (max_inflight_messages {receiveMaximum}, persistence off, set_tcp_nodelay true) on loopback; subscriber Receive Maximum {receiveMaximum}; " +
             $"publishers keep at most {backlog:N0} readings published but not yet received or committed (so that what is measured is sustained delivery, not how fast a backlog piles up at the broker); " +
-            $"{rounds} rounds, baseline and agent alternating. Time = first PUBLISH until the last reading is received (baseline) or committed (agent).");
+            $"agent: {(agent.IsPackaged ? $"the process {Path.GetFileName(agent.Executable)} (commits read from its metrics every 50 ms, every 5 ms for the last 1,500)" : "its data path in this process")}" +
+            $"{(agent.Settings.Count == 0 ? string.Empty : " with " + string.Join(", ", agent.Settings.Select(kv => $"{kv.Key}={kv.Value}")))}; " +
+            $"{rounds} rounds, baseline and agent alternating, after {warmUpRounds} unmeasured round(s) of each at the first shape. Time = first PUBLISH until the last reading is received (baseline) or committed (agent).");
         Report.Line(string.Empty);
+
+        // The packaged agent is compiled ahead of time; in this process both sides are JIT-compiled,
+        // and tiering up the agent's larger code path took 14 % of the CPU during a first agent
+        // run (perf, 100,000 messages). Unmeasured rounds first, so both are measured warm.
+        for (var round = 0; round < warmUpRounds; round++)
+        {
+            foreach (var agentTurn in new[] { false, true })
+            {
+                var m = await MeasureOnceAsync(broker, agentTurn, agent, payloads, publisherCounts[0], inflights[0], receiveMaximum, backlog, root);
+                Report.Progress($"mqtt warm-up {round + 1}, {(agentTurn ? "agent" : "plain")}: {m.Rate:N0}/s (not counted) {m.Diagnostics}");
+            }
+        }
 
         var rows = new List<IReadOnlyList<string>>();
         foreach (var publishers in publisherCounts)
@@ -52,46 +78,54 @@ internal static class MqttBenchmark
             foreach (var inflight in inflights)
             {
                 var plain = new List<Measurement>();
-                var agent = new List<Measurement>();
+                var agentRuns = new List<Measurement>();
                 for (var round = 0; round < rounds; round++)
                 {
                     // Alternate which goes first, so neither always meets a cold or a tired broker.
                     for (var k = 0; k < 2; k++)
                     {
                         var agentTurn = (k + round) % 2 == 1;
-                        var dir = Path.Combine(root, $"mqtt-{Guid.NewGuid():N}");
-                        try
-                        {
-                            ISink sink = agentTurn
-                                ? await AgentSubscriber.StartAsync(broker.Host, broker.Port, receiveMaximum, dir)
-                                : await PlainSubscriber.StartAsync(broker.Host, broker.Port, receiveMaximum);
-                            var m = await MeasureAsync(broker, sink, payloads, publishers, inflight, backlog);
-                            (agentTurn ? agent : plain).Add(m);
-                            Report.Progress($"mqtt {publishers} pub x {inflight} in flight, round {round + 1}, {(agentTurn ? "agent" : "plain")}: {m.Rate:N0}/s (publishers done at {m.PublishRate:N0}/s){(m.Complete ? string.Empty : " INCOMPLETE")} {m.Diagnostics}");
-                        }
-                        finally
-                        {
-                            if (Directory.Exists(dir))
-                            {
-                                Directory.Delete(dir, recursive: true);
-                            }
-                        }
+                        var m = await MeasureOnceAsync(broker, agentTurn, agent, payloads, publishers, inflight, receiveMaximum, backlog, root);
+                        (agentTurn ? agentRuns : plain).Add(m);
+                        Report.Progress($"mqtt {publishers} pub x {inflight} in flight, round {round + 1}, {(agentTurn ? "agent" : "plain")}: {m.Rate:N0}/s (publishers done at {m.PublishRate:N0}/s){(m.Complete ? string.Empty : " INCOMPLETE")} {m.Diagnostics}");
                     }
                 }
 
-                var ratios = agent.Select((a, i) => a.Rate / plain[i].Rate).ToList();
+                var ratios = agentRuns.Select((a, i) => a.Rate / plain[i].Rate).ToList();
                 rows.Add([
                     $"{publishers} x {inflight}",
                     Report.Rate(Report.Median(plain.Select(m => m.Rate))),
-                    Report.Rate(Report.Median(agent.Select(m => m.Rate))),
+                    Report.Rate(Report.Median(agentRuns.Select(m => m.Rate))),
                     Report.Ratio(Report.Median(ratios)),
                     string.Join(", ", ratios.Select(Report.Ratio)),
-                    agent.All(m => m.Complete) && plain.All(m => m.Complete) ? "all" : "NO (timeout)",
+                    agentRuns.All(m => m.Complete) && plain.All(m => m.Complete) ? "all" : "NO (timeout)",
                 ]);
             }
         }
 
         Report.Table(["publishers x in flight each", "broker limit: plain subscriber msg/s (median)", "agent: QoS 1 → committed msg/s (median)", "ratio (median)", "per-round ratios", "all delivered"], rows);
+    }
+
+    private static async Task<Measurement> MeasureOnceAsync(MosquittoBroker broker, bool agentTurn, AgentUnderTest agent, byte[][] payloads, int publishers, int inflight, int receiveMaximum, int backlog, string root)
+    {
+        var dir = Path.Combine(root, $"mqtt-{Guid.NewGuid():N}");
+        try
+        {
+            ISink sink = (agentTurn, agent.IsPackaged) switch
+            {
+                (false, _) => await PlainSubscriber.StartAsync(broker.Host, broker.Port, receiveMaximum),
+                (true, false) => await AgentSubscriber.StartAsync(broker.Host, broker.Port, receiveMaximum, dir, agent.Settings),
+                (true, true) => await PackagedAgentSubscriber.StartAsync(agent.Executable, broker.Host, broker.Port, receiveMaximum, dir, agent.Settings),
+            };
+            return await MeasureAsync(broker, sink, payloads, publishers, inflight, backlog);
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
     }
 
     private static async Task<Measurement> MeasureAsync(MosquittoBroker broker, ISink sink, byte[][] payloads, int publisherCount, int inflight, int backlog)
@@ -108,8 +142,10 @@ internal static class MqttBenchmark
             // The same end-to-end window for both sinks: a permit per reading on its way.
             using var window = new SemaphoreSlim(backlog, int.MaxValue);
             sink.Measured.Arm(payloads.Length, window);
+            sink.MarkStart();
             using var self = Process.GetCurrentProcess();
             var cpuBefore = self.TotalProcessorTime;
+            var jitBefore = System.Runtime.JitInfo.GetCompilationTime();
             var clock = Stopwatch.StartNew();
             var publishing = Task.WhenAll(Enumerable.Range(0, publisherCount * inflight).Select(worker => Task.Run(async () =>
             {
@@ -130,7 +166,8 @@ internal static class MqttBenchmark
             // Publishers and subscriber share this process: the subscriber's extra CPU shows as the
             // difference between the agent's and the plain subscriber's figure.
             var cpuPerMessage = (self.TotalProcessorTime - cpuBefore).TotalMicroseconds / payloads.Length;
-            return new Measurement(sink.Measured.Count / clock.Elapsed.TotalSeconds, payloads.Length / published.TotalSeconds, complete, $"{cpuPerMessage:N1} µs CPU per message in this process; longest pause {sink.Measured.LongestGap.TotalMilliseconds:N0} ms; {sink.Diagnostics}");
+            var jit = System.Runtime.JitInfo.GetCompilationTime() - jitBefore;
+            return new Measurement(sink.Measured.Count / clock.Elapsed.TotalSeconds, payloads.Length / published.TotalSeconds, complete, $"{cpuPerMessage:N1} µs CPU per message in this process (JIT {jit.TotalMilliseconds:N0} ms); longest pause {sink.Measured.LongestGap.TotalMilliseconds:N0} ms; {sink.Diagnostics}");
         }
         finally
         {
@@ -222,6 +259,12 @@ internal static class MqttBenchmark
         {
             return "?";
         }
+    }
+
+    /// <summary>Which agent is measured: in this process, or the published executable; with what settings.</summary>
+    private sealed record AgentUnderTest(string Executable, IReadOnlyDictionary<string, string> Settings)
+    {
+        public bool IsPackaged => Executable.Length > 0;
     }
 
     private readonly record struct Measurement(double Rate, double PublishRate, bool Complete, string Diagnostics);

@@ -25,6 +25,11 @@ internal interface ISink : IAsyncDisposable
 
     /// <summary>Something to say about the run (group commits of the agent).</summary>
     string Diagnostics { get; }
+
+    /// <summary>The measured part starts now (after the warm-up stream).</summary>
+    void MarkStart()
+    {
+    }
 }
 
 /// <summary>The broker limit: a plain MQTTnet subscriber with the agent's session settings that does nothing (auto-ack).</summary>
@@ -102,7 +107,7 @@ internal sealed class AgentSubscriber : ISink
         }
     }
 
-    public static async Task<AgentSubscriber> StartAsync(string host, int port, int receiveMaximum, string stateDirectory, IDictionary<string, string?>? extra = null)
+    public static async Task<AgentSubscriber> StartAsync(string host, int port, int receiveMaximum, string stateDirectory, IReadOnlyDictionary<string, string>? extra = null)
     {
         var clientId = $"bench-agent-{Guid.NewGuid():N}";
         var settings = new Dictionary<string, string?>
@@ -118,7 +123,7 @@ internal sealed class AgentSubscriber : ISink
             [$"Streams:{Readings.Stream}:Priority"] = "0",
             ["Streams:warmup:Priority"] = "0",
         };
-        foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
+        foreach (var (key, value) in extra ?? new Dictionary<string, string>())
         {
             settings[key] = value;
         }
