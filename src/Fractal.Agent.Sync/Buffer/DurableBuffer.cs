@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Threading.Channels;
 using Fractal.Agent.Sync.Identity;
 using Fractal.Agent.Sync.Metrics;
@@ -461,6 +462,8 @@ public sealed partial class DurableBuffer : IAsyncDisposable
     {
         var batch = new List<WorkItem>(_options.MaxGroupCommit);
         var reader = _work.Reader;
+        var pacer = new GroupCommitPacer(_options.GroupCommitDelay);
+        var lastCommitEnd = Stopwatch.GetTimestamp();
         while (true)
         {
             var more = _blocked.Count > 0 && CanUnblock() ? true : await reader.WaitToReadAsync();
@@ -476,10 +479,13 @@ public sealed partial class DurableBuffer : IAsyncDisposable
                 break;
             }
 
-            if (batch.Count > 1 && _options.GroupCommitDelay > TimeSpan.Zero && reader.Count < _options.MaxGroupCommit)
+            // Under load (the group before held several items) the pacer may let this group fill
+            // first (docs/design/0002-durable-buffer.md, "Commit delay"). Wall-clock time on
+            // purpose: a test's fake clock must not hold commits back.
+            var underLoad = batch.Count > 1;
+            var delayed = underLoad && reader.Count < _options.MaxGroupCommit && pacer.ShouldDelay();
+            if (delayed)
             {
-                // Concurrent writers: let the group fill (docs/design/0002-durable-buffer.md, "Commit
-                // delay"). Wall-clock time on purpose: a test's fake clock must not hold commits back.
                 await Task.Delay(_options.GroupCommitDelay);
             }
 
@@ -519,6 +525,14 @@ public sealed partial class DurableBuffer : IAsyncDisposable
 
                 _blocked.Clear();
             }
+
+            var commitEnd = Stopwatch.GetTimestamp();
+            if (underLoad)
+            {
+                pacer.Record(batch.Count, delayed, Stopwatch.GetElapsedTime(lastCommitEnd, commitEnd));
+            }
+
+            lastCommitEnd = commitEnd;
         }
     }
 

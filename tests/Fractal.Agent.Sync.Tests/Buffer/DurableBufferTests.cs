@@ -48,33 +48,6 @@ public sealed class DurableBufferTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public async Task GroupCommitDelay_AfterAGroupOfSeveral_LetsAppendsArrivingWithinItShareOneCommit()
-    {
-        var metrics = new Metrics.SyncMetrics();
-        await using var buffer = TestBuffers.Open(_dir.Path, Streams(("s", new StreamPolicy())), o => o.GroupCommitDelay = TimeSpan.FromMilliseconds(100), metrics: metrics);
-
-        // A burst: the writer commits the first append alone (nothing before it), and the rest,
-        // queued meanwhile (an fsync takes far longer than queueing), as a group of several.
-        await Task.WhenAll(Enumerable.Range(0, 100).Select(i => buffer.AppendAsync(TestBuffers.Reading("s", i)).AsTask()));
-        var before = metrics.GroupCommits.Value;
-
-        // After a group of several the writer waits for the delay: appends trickling in a
-        // millisecond or so apart, well within it, share one commit. Without the delay the first
-        // would be committed alone as soon as it arrived.
-        var trickle = new List<Task<AppendOutcome>>();
-        for (var i = 0; i < 5; i++)
-        {
-            trickle.Add(buffer.AppendAsync(TestBuffers.Reading("s", 100 + i)).AsTask());
-            await Task.Delay(1);
-        }
-
-        var outcomes = await Task.WhenAll(trickle);
-
-        Assert.All(outcomes, o => Assert.Equal(AppendStatus.Stored, o.Status));
-        Assert.Equal(1, metrics.GroupCommits.Value - before);
-    }
-
-    [Fact]
     public async Task Readers_WhileTheFirstWritesAreInFlight_SeeOnlyCommittedDataAndLeaveTheFileWorking()
     {
         // Uplinks, the trainer and diagnostics read while the writer creates each collection in
