@@ -5,6 +5,7 @@ using Fractal.CloudHub;
 using Fractal.CloudHub.Hosting;
 using Fractal.Testing;
 using Fractal.Testing.Mosquitto;
+using Fractal.Testing.Processes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using MQTTnet;
@@ -115,18 +116,8 @@ internal static class MemoryBenchmark
     {
         var dir = Path.Combine(root, $"memory-{Guid.NewGuid():N}");
         var port = mode == "broker" ? broker!.Port : FreePort.Next();
-        // A .dll runs on the JIT runtime (dotnet fractal-agent.dll); anything else is an executable,
-        // such as the packaged Native AOT build (packaging/out/publish/linux-x64/fractal-agent).
-        var isAssembly = agent.EndsWith(".dll", StringComparison.Ordinal);
-        var start = new ProcessStartInfo(isAssembly ? "dotnet" : agent)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
         string[] arguments =
         [
-            .. isAssembly ? new[] { agent } : [],
             $"--Agent:StateDirectory={dir}",
             "--Agent:NodeId=bench-memory",
             $"--Uplinks:Hub:Address={hubAddress}",
@@ -137,21 +128,7 @@ internal static class MemoryBenchmark
                 ? new[] { $"--Mqtt:BrokerHost={broker!.Host}", $"--Mqtt:BrokerPort={port.ToString(CultureInfo.InvariantCulture)}", $"--Mqtt:ClientId=bench-memory-{Guid.NewGuid():N}" }
                 : [$"--Mqtt:EmbeddedPort={port.ToString(CultureInfo.InvariantCulture)}"],
         ];
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        foreach (var (key, value) in environment)
-        {
-            start.Environment[key] = value;
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start.");
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine($"  agent: {e.Data}"); } };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine($"  agent: {e.Data}"); } };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var process = PublishedAgent.Start(agent, arguments, environment);
         try
         {
             if (mode == "embedded")
@@ -171,17 +148,20 @@ internal static class MemoryBenchmark
         catch (Exception ex) when (ex is IOException or InvalidOperationException or MQTTnet.Exceptions.MqttCommunicationException)
         {
             // The agent died (for example out of memory under a heap hard limit) or stopped: a result too.
-            var exited = await Task.WhenAny(process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(10))) is { IsCompleted: true } && process.HasExited;
-            return new Result(0, 0, 0, 0, 0, 0, exited ? $"agent exited with code {process.ExitCode} ({ex.GetType().Name})" : $"load failed: {ex.GetType().Name}: {ex.Message}");
+            try
+            {
+                await process.WaitForExitAsync(TimeSpan.FromSeconds(10));
+            }
+            catch (TimeoutException)
+            {
+            }
+
+            return new Result(0, 0, 0, 0, 0, 0, process.HasExited ? $"agent exited with code {process.ExitCode} ({ex.GetType().Name})" : $"load failed: {ex.GetType().Name}: {ex.Message}");
         }
         finally
         {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-
-            await process.WaitForExitAsync();
+            await process.DisposeAsync();
+            PublishedAgent.EchoOutput(process);
             Directory.Delete(dir, recursive: true);
         }
     }
@@ -270,7 +250,7 @@ internal static class MemoryBenchmark
         return result;
     }
 
-    private static async Task WaitForPortAsync(int port, Process process)
+    private static async Task WaitForPortAsync(int port, ChildProcess process)
     {
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         while (true)

@@ -111,7 +111,7 @@ internal static class MqttBenchmark
         var dir = Path.Combine(root, $"mqtt-{Guid.NewGuid():N}");
         try
         {
-            ISink sink = (agentTurn, agent.IsPackaged) switch
+            Sink sink = (agentTurn, agent.IsPackaged) switch
             {
                 (false, _) => await PlainSubscriber.StartAsync(broker.Host, broker.Port, receiveMaximum),
                 (true, false) => await AgentSubscriber.StartAsync(broker.Host, broker.Port, receiveMaximum, dir, agent.Settings),
@@ -128,7 +128,7 @@ internal static class MqttBenchmark
         }
     }
 
-    private static async Task<Measurement> MeasureAsync(MosquittoBroker broker, ISink sink, byte[][] payloads, int publisherCount, int inflight, int backlog)
+    private static async Task<Measurement> MeasureAsync(MosquittoBroker broker, Sink sink, byte[][] payloads, int publisherCount, int inflight, int backlog)
     {
         var publishers = new List<IMqttClient>();
         try
@@ -183,7 +183,7 @@ internal static class MqttBenchmark
         }
     }
 
-    private static async Task WarmUpAsync(ISink sink, IMqttClient publisher)
+    private static async Task WarmUpAsync(Sink sink, IMqttClient publisher)
     {
         // Until the subscription is in place the broker drops messages; the warm-up stream is
         // counted apart, so late warm-up messages never count as measured ones.

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.RegularExpressions;
 using Fractal.Testing;
+using Fractal.Testing.Processes;
 
 namespace Fractal.Benchmarks.Mqtt;
 
@@ -16,14 +16,14 @@ namespace Fractal.Benchmarks.Mqtt;
 /// while far from the end, which the end-to-end window of 2,000 readings absorbs, and every
 /// <see cref="FinalPollInterval"/> for the last readings, so the end is timed closely.
 /// </remarks>
-internal sealed partial class PackagedAgentSubscriber : ISink
+internal sealed class PackagedAgentSubscriber : Sink
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan FinalPollInterval = TimeSpan.FromMilliseconds(5);
     private const int FinalReadings = 1500;
     private static readonly TimeSpan StartPatience = TimeSpan.FromSeconds(30);
 
-    private readonly Process _process;
+    private readonly ChildProcess _process;
     private readonly HttpClient _http;
     private readonly Uri _metrics;
     private readonly CancellationTokenSource _stop = new();
@@ -34,28 +34,21 @@ internal sealed partial class PackagedAgentSubscriber : ISink
     private long _measuredSeen;
     private long _warmUpSeen;
 
-    private PackagedAgentSubscriber(Process process, Uri metrics, string clientId)
+    private PackagedAgentSubscriber(ChildProcess process, Uri metrics, string clientId)
+        : base(clientId)
     {
         _process = process;
         _metrics = metrics;
         _http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        ClientId = clientId;
     }
 
-    public Countdown Measured { get; } = new();
-
-    public Countdown WarmUp { get; } = new();
-
-    public string ClientId { get; }
-
-    public string Diagnostics
+    public override string Diagnostics
     {
         get
         {
-            _process.Refresh();
             var commits = Interlocked.Read(ref _groupCommits) - _commitsAtStart;
             var cpu = (_process.TotalProcessorTime - _cpuAtStart).TotalMicroseconds / Math.Max(1, Measured.Count);
-            return string.Create(CultureInfo.InvariantCulture, $"agent process: {cpu:N1} µs CPU per message, {commits:N0} group commits, {Measured.Count / (double)Math.Max(1, commits):N1} readings per commit");
+            return string.Create(CultureInfo.InvariantCulture, $"agent process: {cpu:N1} µs CPU per message, ") + GroupCommitText(commits, Measured.Count);
         }
     }
 
@@ -64,40 +57,11 @@ internal sealed partial class PackagedAgentSubscriber : ISink
     {
         var clientId = $"bench-agent-{Guid.NewGuid():N}";
         var metricsPort = FreePort.Next();
-        var isAssembly = agent.EndsWith(".dll", StringComparison.Ordinal);
-        var start = new ProcessStartInfo(isAssembly ? "dotnet" : agent)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        string[] arguments =
-        [
-            .. isAssembly ? new[] { agent } : [],
-            $"--Agent:StateDirectory={stateDirectory}",
-            "--Agent:NodeId=bench-node",
-            "--Uplinks:Hub:Enabled=false",
-            "--Metrics:Host=127.0.0.1",
-            $"--Metrics:Port={metricsPort.ToString(CultureInfo.InvariantCulture)}",
-            $"--Mqtt:BrokerHost={host}",
-            $"--Mqtt:BrokerPort={port.ToString(CultureInfo.InvariantCulture)}",
-            $"--Mqtt:ClientId={clientId}",
-            $"--Mqtt:ReceiveMaximum={receiveMaximum.ToString(CultureInfo.InvariantCulture)}",
-            $"--Streams:{Readings.Stream}:Priority=0",
-            "--Streams:warmup:Priority=0",
-            "--Logging:LogLevel:Default=Warning",
-            .. settings.Select(kv => $"--{kv.Key}={kv.Value}"),
-        ];
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        var process = Process.Start(start) ?? throw new InvalidOperationException($"{agent} did not start.");
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine($"  agent: {e.Data}"); } };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine($"  agent: {e.Data}"); } };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var configuration = AgentSettings(host, port, receiveMaximum, stateDirectory, clientId, settings);
+        configuration.TryAdd("Metrics:Host", "127.0.0.1");
+        configuration.TryAdd("Metrics:Port", metricsPort.ToString(CultureInfo.InvariantCulture));
+        configuration.TryAdd("Logging:LogLevel:Default", "Warning");
+        var process = PublishedAgent.Start(agent, configuration.Select(kv => $"--{kv.Key}={kv.Value}"));
         var sink = new PackagedAgentSubscriber(process, new Uri($"http://127.0.0.1:{metricsPort}/metrics"), clientId);
         var deadline = Stopwatch.StartNew();
         while (true)
@@ -123,9 +87,8 @@ internal sealed partial class PackagedAgentSubscriber : ISink
     }
 
     /// <summary>Marks where the measured part starts, for the CPU and group-commit figures.</summary>
-    public void MarkStart()
+    public override void MarkStart()
     {
-        _process.Refresh();
         _cpuAtStart = _process.TotalProcessorTime;
         _commitsAtStart = Interlocked.Read(ref _groupCommits);
     }
@@ -168,43 +131,24 @@ internal sealed partial class PackagedAgentSubscriber : ISink
         }
     }
 
-    private static long Counter(string exposition, string series)
-    {
-        foreach (Match m in SampleLine().Matches(exposition))
-        {
-            if (m.Groups["series"].Value == series)
-            {
-                return (long)double.Parse(m.Groups["value"].Value, CultureInfo.InvariantCulture);
-            }
-        }
+    private static long Counter(string exposition, string series) => (long)(PrometheusText.Value(exposition, series) ?? 0);
 
-        return 0;
-    }
-
-    [GeneratedRegex(@"^(?<series>[a-z_]+(\{[^}]*\})?) (?<value>[0-9.eE+-]+)$", RegexOptions.Multiline)]
-    private static partial Regex SampleLine();
-
-    public async ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
         await _polling;
-        if (!_process.HasExited)
+        try
         {
             // SIGTERM: the agent finishes in-flight commits and disconnects, as under systemd.
-            using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]))
-            {
-                await kill.WaitForExitAsync();
-            }
-
-            var exited = _process.WaitForExitAsync();
-            if (await Task.WhenAny(exited, Task.Delay(TimeSpan.FromSeconds(20))) != exited)
-            {
-                _process.Kill(entireProcessTree: true);
-            }
+            await _process.StopAsync(TimeSpan.FromSeconds(20));
+        }
+        catch (TimeoutException)
+        {
+            // Disposing kills it.
         }
 
-        await _process.WaitForExitAsync();
-        _process.Dispose();
+        await _process.DisposeAsync();
+        PublishedAgent.EchoOutput(_process);
         _http.Dispose();
         _stop.Dispose();
     }

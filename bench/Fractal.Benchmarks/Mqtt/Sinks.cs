@@ -13,43 +13,63 @@ using MQTTnet.Protocol;
 namespace Fractal.Benchmarks.Mqtt;
 
 /// <summary>Where the broker delivers the measured stream: the agent, or a subscriber that does nothing.</summary>
-internal interface ISink : IAsyncDisposable
+internal abstract class Sink(string clientId) : IAsyncDisposable
 {
     /// <summary>Readings of the measured stream (<see cref="MqttBenchmark.MeasuredTopic"/>), counted once committed or received.</summary>
-    Countdown Measured { get; }
+    public Countdown Measured { get; } = new();
 
     /// <summary>Readings of the warm-up stream.</summary>
-    Countdown WarmUp { get; }
+    public Countdown WarmUp { get; } = new();
 
-    string ClientId { get; }
+    public string ClientId { get; } = clientId;
 
     /// <summary>Something to say about the run (group commits of the agent).</summary>
-    string Diagnostics { get; }
+    public virtual string Diagnostics => string.Empty;
 
     /// <summary>The measured part starts now (after the warm-up stream).</summary>
-    void MarkStart()
+    public virtual void MarkStart()
     {
     }
+
+    public abstract ValueTask DisposeAsync();
+
+    /// <summary>The agent's configuration for a benchmark run against the broker, plus <paramref name="extra"/> (which wins).</summary>
+    protected static Dictionary<string, string> AgentSettings(string host, int port, int receiveMaximum, string stateDirectory, string clientId, IReadOnlyDictionary<string, string>? extra)
+    {
+        var settings = new Dictionary<string, string>
+        {
+            ["Agent:StateDirectory"] = stateDirectory,
+            ["Agent:NodeId"] = "bench-node",
+            ["Uplinks:Hub:Enabled"] = "false",
+            ["Mqtt:BrokerHost"] = host,
+            ["Mqtt:BrokerPort"] = port.ToString(CultureInfo.InvariantCulture),
+            ["Mqtt:ClientId"] = clientId,
+            ["Mqtt:ReceiveMaximum"] = receiveMaximum.ToString(CultureInfo.InvariantCulture),
+            [$"Streams:{Readings.Stream}:Priority"] = "0",
+            ["Streams:warmup:Priority"] = "0",
+        };
+        foreach (var (key, value) in extra ?? new Dictionary<string, string>())
+        {
+            settings[key] = value;
+        }
+
+        return settings;
+    }
+
+    protected static string GroupCommitText(double commits, long readings)
+        => string.Create(CultureInfo.InvariantCulture, $"{commits:N0} group commits, {readings / Math.Max(1, commits):N1} readings per commit");
 }
 
 /// <summary>The broker limit: a plain MQTTnet subscriber with the agent's session settings that does nothing (auto-ack).</summary>
-internal sealed class PlainSubscriber : ISink
+internal sealed class PlainSubscriber : Sink
 {
     private readonly IMqttClient _client;
 
     private PlainSubscriber(IMqttClient client, string clientId)
+        : base(clientId)
     {
         _client = client;
-        ClientId = clientId;
     }
-
-    public Countdown Measured { get; } = new();
-
-    public Countdown WarmUp { get; } = new();
-
-    public string ClientId { get; }
-
-    public string Diagnostics => string.Empty;
 
     public static async Task<PlainSubscriber> StartAsync(string host, int port, int receiveMaximum)
     {
@@ -73,7 +93,7 @@ internal sealed class PlainSubscriber : ISink
         return sink;
     }
 
-    public async ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await _client.DisconnectAsync();
         _client.Dispose();
@@ -81,55 +101,28 @@ internal sealed class PlainSubscriber : ISink
 }
 
 /// <summary>The agent's data path (BrokerMqttIngest → IngestPipeline → DurableBuffer) in a generic host, as the daemon composes it.</summary>
-internal sealed class AgentSubscriber : ISink
+internal sealed class AgentSubscriber : Sink
 {
     private readonly IHost _host;
 
     private AgentSubscriber(IHost host, string clientId)
+        : base(clientId)
     {
         _host = host;
-        ClientId = clientId;
     }
 
-    public Countdown Measured { get; } = new();
-
-    public Countdown WarmUp { get; } = new();
-
-    public string ClientId { get; }
-
-    public string Diagnostics
-    {
-        get
-        {
-            var commits = _host.Services.GetRequiredService<SyncMetrics>().GroupCommits.Value;
-            var committed = Measured.Count + WarmUp.Count;
-            return string.Create(CultureInfo.InvariantCulture, $"{commits:N0} group commits, {committed / Math.Max(1, commits):N1} readings per commit");
-        }
-    }
+    public override string Diagnostics
+        => GroupCommitText(_host.Services.GetRequiredService<SyncMetrics>().GroupCommits.Value, Measured.Count + WarmUp.Count);
 
     public static async Task<AgentSubscriber> StartAsync(string host, int port, int receiveMaximum, string stateDirectory, IReadOnlyDictionary<string, string>? extra = null)
     {
         var clientId = $"bench-agent-{Guid.NewGuid():N}";
-        var settings = new Dictionary<string, string?>
-        {
-            ["Agent:StateDirectory"] = stateDirectory,
-            ["Agent:NodeId"] = "bench-node",
-            ["Metrics:Port"] = "0",
-            ["Uplinks:Hub:Enabled"] = "false",
-            ["Mqtt:BrokerHost"] = host,
-            ["Mqtt:BrokerPort"] = port.ToString(CultureInfo.InvariantCulture),
-            ["Mqtt:ClientId"] = clientId,
-            ["Mqtt:ReceiveMaximum"] = receiveMaximum.ToString(CultureInfo.InvariantCulture),
-            [$"Streams:{Readings.Stream}:Priority"] = "0",
-            ["Streams:warmup:Priority"] = "0",
-        };
-        foreach (var (key, value) in extra ?? new Dictionary<string, string>())
-        {
-            settings[key] = value;
-        }
+        // Metrics off: nothing scrapes the in-process agent.
+        var settings = AgentSettings(host, port, receiveMaximum, stateDirectory, clientId, extra);
+        settings.TryAdd("Metrics:Port", "0");
 
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Configuration.AddInMemoryCollection(settings);
+        builder.Configuration.AddInMemoryCollection(settings.Select(kv => KeyValuePair.Create(kv.Key, (string?)kv.Value)));
         builder.Logging.AddConsole().SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddFractalSync(builder.Configuration);
         var app = builder.Build();
@@ -141,7 +134,7 @@ internal sealed class AgentSubscriber : ISink
         return sink;
     }
 
-    public async ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await _host.StopAsync();
         _host.Dispose();

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.RegularExpressions;
 using Fractal.Testing;
 using Fractal.Testing.Processes;
@@ -63,8 +62,7 @@ internal sealed partial class AgentProcess : IAsyncDisposable
     public async Task<double> MetricAsync(string name, string labels = "")
     {
         var text = await _http.GetStringAsync(new Uri($"http://127.0.0.1:{MetricsPort}/metrics"));
-        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith(name + labels + " ", StringComparison.Ordinal));
-        return line is null ? 0 : double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+        return PrometheusText.Value(text, name + labels) ?? 0;
     }
 
     /// <summary>Waits until the buffer holds nothing: every reading was acknowledged by every uplink.</summary>

@@ -30,19 +30,29 @@ public sealed class ChildProcess : IAsyncDisposable
 
     public static ChildProcess StartDotnet(string dll, IEnumerable<string> args, IDictionary<string, string>? environment = null)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var withWorkstationGc = new Dictionary<string, string> { ["DOTNET_gcServer"] = "0" };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            withWorkstationGc[key] = value;
+        }
+
+        return Start("dotnet", [dll, .. args], withWorkstationGc);
+    }
+
+    /// <summary>Starts any executable, such as a published Native AOT program.</summary>
+    public static ChildProcess Start(string fileName, IEnumerable<string> args, IDictionary<string, string>? environment = null)
+    {
+        var info = new ProcessStartInfo(fileName)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(dll);
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
         }
 
-        info.Environment["DOTNET_gcServer"] = "0";
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
             info.Environment[key] = value;
@@ -56,6 +66,16 @@ public sealed class ChildProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return child;
+    }
+
+    /// <summary>CPU time (user and system) the process has used so far.</summary>
+    public TimeSpan TotalProcessorTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
     }
 
     /// <summary>Completes with the first output line (past or future) matching <paramref name="pattern"/>.</summary>
