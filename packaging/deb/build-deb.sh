@@ -46,6 +46,15 @@ done
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
+# ONNX Runtime's ThirdPartyNotices.txt from the restored NuGet package (the version the build uses).
+onnxruntime_notices() {
+  local ort_version notices
+  ort_version=$(sed -n 's/.*Include="Microsoft.ML.OnnxRuntime" Version="\([^"]*\)".*/\1/p' "$repo/Directory.Packages.props")
+  notices=${NUGET_PACKAGES:-$HOME/.nuget/packages}/microsoft.ml.onnxruntime/$ort_version/ThirdPartyNotices.txt
+  [ -f "$notices" ] || { echo "build-deb.sh: $notices is missing (dotnet restore first)" >&2; exit 2; }
+  echo "$notices"
+}
+
 # Reproducible: file dates and the changelog date come from the last commit.
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$repo" log -1 --format=%ct 2>/dev/null || date +%s)}
 
@@ -91,6 +100,9 @@ for arch in "${archs[@]}"; do
   install -m 0644 "$here/agent.json" "$stage/etc/fractal/agent.json"
   install -m 0644 "$here/debian/copyright" "$doc/copyright"
   install -m 0644 "$here/debian/README.Debian" "$doc/README.Debian"
+  # ONNX Runtime compiles in third-party code under its own licenses; its notices ship verbatim.
+  gzip -9n -c "$(onnxruntime_notices)" > "$doc/onnxruntime-ThirdPartyNotices.txt.gz"
+  chmod 0644 "$doc/onnxruntime-ThirdPartyNotices.txt.gz"
   install -m 0644 "$here/debian/lintian-overrides" "$stage/usr/share/lintian/overrides/fractal-agent"
   {
     echo "fractal-agent ($version) unstable; urgency=medium"

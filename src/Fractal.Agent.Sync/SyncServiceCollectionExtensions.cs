@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Fractal.Agent.Sync.Buffer;
 using Fractal.Agent.Sync.Identity;
 using Fractal.Agent.Sync.Ingest;
@@ -10,6 +11,7 @@ using Fractal.Agent.Sync.Uplinks.S3;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 
 namespace Fractal.Agent.Sync;
 
@@ -39,15 +41,24 @@ public static class SyncServiceCollectionExtensions
         AddUplinks(services, configuration);
         if (string.IsNullOrWhiteSpace(configuration[$"{MqttIngestOptions.SectionName}:BrokerHost"]))
         {
-            services.AddHostedService<EmbeddedMqttIngest>();
+            AddMqttFrontEnd<EmbeddedMqttIngest>(services);
         }
         else
         {
-            services.AddHostedService<BrokerMqttIngest>();
+            AddMqttFrontEnd<BrokerMqttIngest>(services);
         }
 
         services.AddHostedService<MetricsEndpoint>();
         return services;
+    }
+
+    /// <summary>The one MQTT front end both ingests sensors and publishes the agent's own messages.</summary>
+    private static void AddMqttFrontEnd<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TFrontEnd>(IServiceCollection services)
+        where TFrontEnd : class, IHostedService, ILocalPublisher
+    {
+        services.TryAddSingleton<TFrontEnd>();
+        services.AddHostedService(sp => sp.GetRequiredService<TFrontEnd>());
+        services.TryAddSingleton<ILocalPublisher>(sp => sp.GetRequiredService<TFrontEnd>());
     }
 
     private static void AddUplinks(IServiceCollection services, IConfiguration configuration)

@@ -1,6 +1,7 @@
 using Fractal.Agent;
 using Fractal.Agent.Sync;
 using Fractal.Agent.Systemd;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 // Composition root of the edge daemon: configuration, systemd integration, and the libraries'
@@ -11,6 +12,8 @@ try
     builder.Services.AddSystemd();
     builder.Services.AddSystemdNotifications();
     builder.Services.AddFractalSync(builder.Configuration);
+    builder.Services.AddFractalInference(builder.Configuration);
+    builder.Services.AddFractalPredictions();
     using var host = builder.Build();
     await host.RunAsync();
     return ExitCodes.Success;

@@ -19,7 +19,7 @@ public sealed class ServiceCollectionTests
                 .Deploy("v7", TestModels.SpecJson(), TestModels.Onnx(2));
         }
 
-        using var host = BuildHost(new() { ["Fractal:Inference:ModelDirectory"] = directory.Path, ["Fractal:Inference:IntraOpThreads"] = "1" });
+        using var host = BuildHost(new() { ["Inference:ModelDirectory"] = directory.Path, ["Inference:IntraOpThreads"] = "1" });
         await host.StartAsync();
 
         var runtimeFromDi = host.Services.GetRequiredService<IModelRuntime>();
@@ -32,11 +32,11 @@ public sealed class ServiceCollectionTests
     [Fact]
     public async Task AddFractalInference_InvalidThreads_FailsAtStartNamingTheKey()
     {
-        using var host = BuildHost(new() { ["Fractal:Inference:IntraOpThreads"] = "0" });
+        using var host = BuildHost(new() { ["Inference:IntraOpThreads"] = "0" });
 
-        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+        var ex = await Assert.ThrowsAsync<Fractal.Agent.Sync.ConfigurationValueException>(() => host.StartAsync());
 
-        Assert.Contains("IntraOpThreads", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("Inference:IntraOpThreads='0'", ex.Message, StringComparison.Ordinal);
     }
 
     private static IHost BuildHost(Dictionary<string, string?> settings)

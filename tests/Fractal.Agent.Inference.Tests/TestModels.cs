@@ -28,6 +28,13 @@ internal static class TestModels
         return InferenceModelBuilder.Build(spec, parameters);
     }
 
+    /// <summary>An ONNX model with seeded random weights, whose answer depends on its input.</summary>
+    public static byte[] RandomOnnx(int seed, int inputs = Inputs, int classes = Classes)
+    {
+        var spec = Spec(inputs, classes);
+        return InferenceModelBuilder.Build(spec, ModelParameters.Initialize(spec, seed));
+    }
+
     public static ModelRuntime Runtime(string? directory = null) =>
         new(Options.Create(new InferenceOptions { ModelDirectory = directory ?? Path.GetTempPath() }), NullLogger<ModelRuntime>.Instance);
 

@@ -21,6 +21,10 @@ public sealed class DebContentTests(PackagesFixture packages)
         // librdkafka without Cyrus SASL: the default x64 build needs libsasl2.so.3, which Debian lacks.
         Assert.Contains("./usr/lib/fractal-agent/centos8-librdkafka.so", files.Keys);
         Assert.DoesNotContain("./usr/lib/fractal-agent/librdkafka.so", files.Keys);
+        // ONNX Runtime with its CPU provider; the shared-provider bridge only GPU providers load is left out.
+        Assert.Contains("./usr/lib/fractal-agent/libonnxruntime.so", files.Keys);
+        Assert.DoesNotContain("./usr/lib/fractal-agent/libonnxruntime_providers_shared.so", files.Keys);
+        Assert.Contains("./usr/share/doc/fractal-agent/onnxruntime-ThirdPartyNotices.txt.gz", files.Keys);
         Assert.Contains("./usr/share/doc/fractal-agent/copyright", files.Keys);
         Assert.Contains("./usr/share/doc/fractal-agent/changelog.gz", files.Keys);
         Assert.Contains("./usr/share/lintian/overrides/fractal-agent", files.Keys);
@@ -48,6 +52,7 @@ public sealed class DebContentTests(PackagesFixture packages)
         var files = await ListAsync(packages.ArmFirst);
         Assert.Contains("./usr/lib/fractal-agent/fractal-agent", files.Keys);
         Assert.Contains("./usr/lib/fractal-agent/librdkafka.so", files.Keys);
+        Assert.Contains("./usr/lib/fractal-agent/libonnxruntime.so", files.Keys);
         Assert.DoesNotContain(files.Keys, f => Path.GetFileName(f).StartsWith("alpine-", StringComparison.Ordinal));
 
         var control = await FieldsAsync(packages.ArmFirst);
@@ -183,7 +188,7 @@ public sealed class DebContentTests(PackagesFixture packages)
         (await Command.RunAsync("dpkg-deb", "-x", packages.AmdFirst, dir.Path)).EnsureSuccess();
         var lib = dir.Combine("usr", "lib", "fractal-agent");
         var elves = Directory.EnumerateFiles(lib).Where(f => f.EndsWith(".so", StringComparison.Ordinal) || Path.GetFileName(f) == "fractal-agent").ToList();
-        Assert.Equal(2, elves.Count);
+        Assert.Equal(["centos8-librdkafka.so", "fractal-agent", "libonnxruntime.so"], elves.Select(Path.GetFileName).Order(StringComparer.Ordinal));
         foreach (var elf in elves)
         {
             var ldd = (await Command.RunAsync("ldd", elf)).EnsureSuccess();

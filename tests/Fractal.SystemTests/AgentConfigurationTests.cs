@@ -30,6 +30,8 @@ public sealed class AgentConfigurationTests : IDisposable
     [InlineData("--Streams:bad name!:Priority=1", "Streams:bad name!")]
     [InlineData("--Streams:s:Priority=100000", "Streams:s:Priority='100000'")]
     [InlineData("--Agent:NodeId=../../etc", "Agent:NodeId='../../etc'")]
+    [InlineData("--Inference:PredictionQueueCapacity=0", "Inference:PredictionQueueCapacity='0'")]
+    [InlineData("--Streams:camera:Inference=perhaps", "Streams:camera:Inference")]
     public async Task Start_InvalidValue_Exits78NamingKeyAndValue(string argument, string expected)
     {
         await using var agent = await RunAgentAsync("{}", argument);

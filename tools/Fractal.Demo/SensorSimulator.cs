@@ -28,7 +28,7 @@ internal sealed class SensorSimulator(int port)
     {
         using var client = new MqttClientFactory().CreateMqttClient();
         await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).WithProtocolVersion(MqttProtocolVersion.V500).WithClientId("demo-sensors").Build(), cancellationToken);
-        var images = LoadImages();
+        var images = CameraImages();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var i = 0;
         using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
@@ -70,7 +70,8 @@ internal sealed class SensorSimulator(int port)
 
     private static ReadOnlyMemory<byte> Utf8(string value) => Encoding.UTF8.GetBytes(value);
 
-    private LabeledImageSet LoadImages()
+    /// <summary>What the camera shows: Fashion-MNIST test images, or generated patterns without the dataset.</summary>
+    public LabeledImageSet CameraImages()
     {
         if (FashionMnist.IsAvailable())
         {
@@ -78,6 +79,16 @@ internal sealed class SensorSimulator(int port)
             return FashionMnist.Load(DatasetSplit.Test).Take(2000);
         }
 
+        return GeneratedPatterns(offset: 0);
+    }
+
+    /// <summary>Images the camera never shows, to train the demo's model on.</summary>
+    public static LabeledImageSet TrainingImages(int count) =>
+        FashionMnist.IsAvailable() ? FashionMnist.Load(DatasetSplit.Train).Take(count) : GeneratedPatterns(offset: 3);
+
+    /// <summary>100 labeled patterns: a diagonal gradient whose phase depends on the label (plus <paramref name="offset"/>).</summary>
+    private static LabeledImageSet GeneratedPatterns(int offset)
+    {
         var pixels = new byte[100 * 28 * 28];
         var labels = new byte[100];
         for (var n = 0; n < 100; n++)
@@ -85,7 +96,7 @@ internal sealed class SensorSimulator(int port)
             labels[n] = (byte)(n % 10);
             for (var p = 0; p < 28 * 28; p++)
             {
-                pixels[(n * 784) + p] = (byte)(((p % 28) + (p / 28) + (n * 7)) % 256);
+                pixels[(n * 784) + p] = (byte)(((p % 28) + (p / 28) + (n * 7) + offset) % 256);
             }
         }
 

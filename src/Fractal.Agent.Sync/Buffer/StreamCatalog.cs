@@ -60,7 +60,8 @@ public sealed partial class StreamCatalog
             }
             catch (InvalidOperationException ex)
             {
-                throw new ConfigurationValueException(section.Path, section.Value ?? "(section)", ex.InnerException?.Message ?? ex.Message);
+                // The binder's own message names the failing key (Streams:camera:WhenFull) and value.
+                throw new ConfigurationValueException(section.Path, section.Value ?? "(section)", ex.InnerException is null ? ex.Message : $"{ex.Message} {ex.InnerException.Message}");
             }
 
             ConfigurationValidation.ValidateAnnotations(policy, section.Path);

@@ -50,6 +50,12 @@ public sealed class StreamPolicy
     [Range(0, 1_000_000)]
     public int TrainingReservoir { get; set; }
 
+    /// <summary>
+    /// Run the node's active model on each accepted reading and publish the result to
+    /// <c>fractal/predictions/{stream}</c>. <value>The default value is false.</value>
+    /// </summary>
+    public bool Inference { get; set; }
+
     /// <summary>Expected tensor shape, e.g. [28, 28]; empty accepts any shape. <value>The default value is empty.</value></summary>
     public int[] Shape { get; set; } = [];
 

@@ -25,7 +25,7 @@ internal sealed class BrokerMqttIngest(
     NodeIdentity identity,
     IOptions<MqttIngestOptions> options,
     TimeProvider time,
-    ILogger<BrokerMqttIngest> logger) : BackgroundService
+    ILogger<BrokerMqttIngest> logger) : BackgroundService, ILocalPublisher
 {
     private static readonly TimeSpan ReconnectDelay = TimeSpan.FromSeconds(1);
 
@@ -39,10 +39,13 @@ internal sealed class BrokerMqttIngest(
             FullMode = BoundedChannelFullMode.Wait,
         });
 
+    private IMqttClient? _client;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var o = options.Value;
         using var client = new MqttClientFactory().CreateMqttClient();
+        _client = client;
         client.ApplicationMessageReceivedAsync += e =>
         {
             if (!e.ApplicationMessage.Topic.StartsWith(IngestMessage.TopicPrefix, StringComparison.Ordinal))
@@ -99,10 +102,36 @@ internal sealed class BrokerMqttIngest(
         {
             _pendingAcks.Writer.TryComplete();
             await acks;
+            _client = null;
             if (client.IsConnected)
             {
                 await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(), CancellationToken.None);
             }
+        }
+    }
+
+    public async ValueTask<bool> TryPublishAsync(string topic, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        var client = _client;
+        if (client is null || !client.IsConnected)
+        {
+            return false;
+        }
+
+        var message = new MqttApplicationMessageBuilder()
+            .WithTopic(topic)
+            .WithPayload(payload.ToArray())
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtMostOnce)
+            .Build();
+        try
+        {
+            await client.PublishAsync(message, cancellationToken);
+            return true;
+        }
+        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or ObjectDisposedException)
+        {
+            // The connection dropped between the check and the send; the reconnect loop recovers.
+            return false;
         }
     }
 

@@ -3,6 +3,7 @@ using Fractal.Agent.Sync.Ingest;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MQTTnet;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 
@@ -18,8 +19,11 @@ namespace Fractal.Agent.Sync.Mqtt;
 /// commits. A failed commit closes the connection instead of acknowledging, so the sensor
 /// resends. See docs/design/0002-durable-buffer.md.
 /// </remarks>
-internal sealed class EmbeddedMqttIngest(IngestPipeline pipeline, IOptions<MqttIngestOptions> options, ILogger<EmbeddedMqttIngest> logger) : IHostedService, IAsyncDisposable
+internal sealed class EmbeddedMqttIngest(IngestPipeline pipeline, IOptions<MqttIngestOptions> options, ILogger<EmbeddedMqttIngest> logger) : IHostedService, ILocalPublisher, IAsyncDisposable
 {
+    /// <summary>The sender id of the agent's own messages, as local subscribers see it.</summary>
+    internal const string AgentSenderId = "fractal-agent";
+
     private MqttServer? _server;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -57,6 +61,23 @@ internal sealed class EmbeddedMqttIngest(IngestPipeline pipeline, IOptions<MqttI
         {
             await _server.StopAsync();
         }
+    }
+
+    public async ValueTask<bool> TryPublishAsync(string topic, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        var server = _server;
+        if (server is null || !server.IsStarted)
+        {
+            return false;
+        }
+
+        var message = new MqttApplicationMessageBuilder()
+            .WithTopic(topic)
+            .WithPayload(payload.ToArray())
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtMostOnce)
+            .Build();
+        await server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = AgentSenderId }, cancellationToken);
+        return true;
     }
 
     public ValueTask DisposeAsync()

@@ -13,6 +13,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
 {
     private readonly TestDirectory _dir = new("mosquitto");
     private Process? _process;
+    private int _disposed;
 
     private MosquittoBroker(int port)
     {
@@ -54,8 +55,14 @@ public sealed class MosquittoBroker : IAsyncDisposable
         return broker;
     }
 
+    /// <summary>Stops the broker; safe to call again (a test may stop it early to take it down).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         if (_process is { HasExited: false })
         {
             _process.Kill(entireProcessTree: true);

@@ -1,13 +1,15 @@
 SUMMARY = "Fractal edge agent: sensor ingest, durable buffer and uplinks"
-DESCRIPTION = "Receives sensor readings over MQTT, keeps them in a durable on-disk buffer and \
-forwards them to the Fractal hub (gRPC), Kafka or S3. Native AOT .NET build: no .NET runtime \
+DESCRIPTION = "Receives sensor readings over MQTT, keeps them in a durable on-disk buffer, \
+forwards them to the Fractal hub (gRPC), Kafka or S3, and runs the node's model on them \
+(ONNX Runtime). Native AOT .NET build: no .NET runtime \
 package is needed on the target."
 HOMEPAGE = "https://fractal.example"
 SECTION = "net"
 
 # The agent (MIT) and what its Native AOT build compiles in or ships beside it: the .NET
 # runtime, LiteDB, MQTTnet,
-# Polly, prometheus-net, Brotli (MIT); zlib (Zlib); librdkafka (BSD-2-Clause); Confluent.Kafka,
+# Polly, prometheus-net, Brotli, ONNX Runtime (MIT; its compiled-in third-party code is listed in
+# its ThirdPartyNotices.txt, which the Debian package installs); zlib (Zlib); librdkafka (BSD-2-Clause); Confluent.Kafka,
 # AWS SDK, gRPC (Apache-2.0); Google.Protobuf (BSD-3-Clause). Listed per file in the Debian
 # copyright file.
 LICENSE = "MIT & Apache-2.0 & BSD-2-Clause & BSD-3-Clause & Zlib"
@@ -57,7 +59,7 @@ CONFFILES:${PN} = "${sysconfdir}/fractal/agent.json"
 RDEPENDS:${PN} = "glibc libssl libcrypto ca-certificates"
 
 # Prebuilt binaries: already stripped by the AOT build, not linked with OE's LDFLAGS, and their
-# private libraries (librdkafka.so, later libonnxruntime.so) must not satisfy other recipes' shlibs.
+# private libraries (librdkafka.so, libonnxruntime.so) must not satisfy other recipes' shlibs.
 INHIBIT_PACKAGE_STRIP = "1"
 INHIBIT_PACKAGE_DEBUG_SPLIT = "1"
 INHIBIT_SYSROOT_STRIP = "1"
