@@ -1,6 +1,7 @@
 using System.Globalization;
 using Fractal.Learning.Data;
 using Fractal.Learning.Federated;
+using Fractal.Learning.Specs;
 
 namespace Fractal.Experiments;
 
@@ -25,6 +26,8 @@ internal sealed class ExperimentSettings
           --train-samples N  use only the first N training images (0: all 60000)   [0]
           --test-samples N   evaluate on the first N test images (0: all 10000)    [0]
           --seed S           seed for partition, initialization and shuffling      [0]
+          --init NAME        initial weights: he, or torch (PyTorch's default, as   [he]
+                             NIID-Bench's models start)
           --threads T        ONNX Runtime intra-op threads                         [2]
           --data DIR         Fashion-MNIST directory     [/usr/share/datasets/fashion-mnist]
           --out DIR          output directory for CSV and SVG                      [experiments]
@@ -58,6 +61,8 @@ internal sealed class ExperimentSettings
 
     public int Seed { get; private set; }
 
+    public ParameterInitialization Initialization { get; private set; } = ParameterInitialization.He;
+
     public int Threads { get; private set; } = 2;
 
     public string DataDirectory { get; private set; } = FashionMnist.DefaultDirectory;
@@ -72,7 +77,7 @@ internal sealed class ExperimentSettings
     /// </summary>
     public string RunTag(PartitionSpec partition, string strategy) => string.Create(
         CultureInfo.InvariantCulture,
-        $"model={Model} clients={Clients} epochs={Epochs} batch={BatchSize} lr={LearningRate} momentum={Momentum} wd={WeightDecay} train={TrainSamples} test={TestSamples} seed={Seed} partition={partition} strategy={strategy}");
+        $"model={Model} clients={Clients} epochs={Epochs} batch={BatchSize} lr={LearningRate} momentum={Momentum} wd={WeightDecay} train={TrainSamples} test={TestSamples} seed={Seed} partition={partition} strategy={strategy}{(Initialization == ParameterInitialization.He ? string.Empty : " init=torch")}");
 
     /// <summary>Parses the arguments.</summary>
     /// <exception cref="FormatException">An option is unknown, lacks its value, or has a bad value; the message names it.</exception>
@@ -141,6 +146,14 @@ internal sealed class ExperimentSettings
                     break;
                 case "--seed":
                     s.Seed = Int(option, value, int.MinValue, int.MaxValue);
+                    break;
+                case "--init":
+                    s.Initialization = value switch
+                    {
+                        "he" => ParameterInitialization.He,
+                        "torch" => ParameterInitialization.TorchDefault,
+                        _ => throw new FormatException($"Option --init: '{value}' is not he or torch."),
+                    };
                     break;
                 case "--threads":
                     s.Threads = Int(option, value, 1, 256);

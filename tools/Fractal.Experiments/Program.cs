@@ -79,7 +79,7 @@ var series = new List<(string Name, IReadOnlyList<(int Round, double Accuracy)> 
 
 Console.WriteLine(string.Create(
     CultureInfo.InvariantCulture,
-    $"model {spec}, {settings.Clients} clients, {settings.Rounds} rounds x {settings.Epochs} epochs, batch {settings.BatchSize}, lr {settings.LearningRate}, momentum {settings.Momentum}, wd {settings.WeightDecay}, train {train.Count}, seed {settings.Seed}"));
+    $"model {spec}, {settings.Clients} clients, {settings.Rounds} rounds x {settings.Epochs} epochs, batch {settings.BatchSize}, lr {settings.LearningRate}, momentum {settings.Momentum}, wd {settings.WeightDecay}, train {train.Count}, seed {settings.Seed}, init {settings.Initialization}"));
 
 try
 {
@@ -91,7 +91,7 @@ try
         {
             var strategy = FederatedStrategy.Parse(strategyName);
             var name = $"{partitionSpec} {strategy.Name}";
-            var file = Path.Combine(settings.OutputDirectory, $"{Sanitize(partitionSpec.ToString())}_{Sanitize(strategy.Name)}.csv");
+            var file = Path.Combine(settings.OutputDirectory, $"{Sanitize(partitionSpec.ToString())}_{Sanitize(strategy.Name)}{(settings.Initialization == ParameterInitialization.TorchDefault ? "_torch-init" : string.Empty)}.csv");
             Console.WriteLine($"== {name}: client sizes {sizes}");
 
             var checkpointPath = Path.ChangeExtension(file, ".checkpoint");
@@ -112,6 +112,7 @@ try
                 Momentum = settings.Momentum,
                 WeightDecay = settings.WeightDecay,
                 Seed = settings.Seed,
+                Initialization = settings.Initialization,
                 IntraOpThreads = settings.Threads,
                 TestSamples = settings.TestSamples,
                 ResumeFrom = resume,

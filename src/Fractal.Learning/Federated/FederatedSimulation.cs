@@ -35,6 +35,9 @@ public sealed class FederatedSimulationOptions
     /// <value>The default value is 0.</value>
     public int Seed { get; init; }
 
+    /// <summary>How the initial global model is drawn (from <see cref="Seed"/>).</summary>
+    public ParameterInitialization Initialization { get; init; } = ParameterInitialization.He;
+
     /// <summary>ONNX Runtime intra-op threads for training and evaluation.</summary>
     /// <value>The default value is 1.</value>
     public int IntraOpThreads { get; init; } = 1;
@@ -118,7 +121,7 @@ public static class FederatedSimulation
         var testImages = test.Take(testCount).ToRawFloats();
         var testLabels = test.Take(testCount).GetLabelsAsInt32();
 
-        var initial = ModelParameters.Initialize(spec, options.Seed);
+        var initial = ModelParameters.Initialize(spec, options.Seed, options.Initialization);
         var startWeights = ParameterVectors.Flatten(initial);
         if (options.ResumeFrom is { } resume)
         {

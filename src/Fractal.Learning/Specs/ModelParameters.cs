@@ -103,25 +103,39 @@ public sealed class ModelParameters
     public ModelParameters Clone() => new(_tensors.Select(t => t.Clone()));
 
     /// <summary>
-    /// Deterministic initialization: weights of layers whose output goes through a ReLU get He
-    /// (Kaiming) uniform init, bound sqrt(6 / fanIn); other weights (the logits layer) get Glorot
-    /// uniform, bound sqrt(6 / (fanIn + fanOut)); biases are zero. The values depend only on the
-    /// spec and the seed, bitwise, on every platform.
+    /// Deterministic initialization; the values depend only on the spec, the seed and the scheme,
+    /// bitwise, on every platform. See <see cref="ParameterInitialization"/> for the schemes.
     /// </summary>
-    public static ModelParameters Initialize(ModelSpec spec, int seed)
+    public static ModelParameters Initialize(ModelSpec spec, int seed, ParameterInitialization scheme = ParameterInitialization.He)
     {
         ArgumentNullException.ThrowIfNull(spec);
         var random = new DeterministicRandom(seed);
         var tensors = new List<ParameterTensor>(spec.Parameters.Count);
+        var fanIns = new Dictionary<int, double>();
         foreach (var p in spec.Parameters)
         {
             var data = new float[p.ElementCount];
+            float bound;
             if (p.Role == ParameterRole.Weight)
             {
                 var receptive = p.Shape.Count == 4 ? p.Shape[2] * p.Shape[3] : 1;
                 var fanIn = (double)p.Shape[1] * receptive;
                 var fanOut = (double)p.Shape[0] * receptive;
-                var bound = (float)(FeedsRelu(spec, p.LayerIndex) ? Math.Sqrt(6.0 / fanIn) : Math.Sqrt(6.0 / (fanIn + fanOut)));
+                fanIns[p.LayerIndex] = fanIn;
+                bound = scheme switch
+                {
+                    ParameterInitialization.TorchDefault => (float)(1.0 / Math.Sqrt(fanIn)),
+                    _ => (float)(FeedsRelu(spec, p.LayerIndex) ? Math.Sqrt(6.0 / fanIn) : Math.Sqrt(6.0 / (fanIn + fanOut))),
+                };
+            }
+            else
+            {
+                // Weight before bias (canonical order), so the layer's fan-in is known here.
+                bound = scheme == ParameterInitialization.TorchDefault ? (float)(1.0 / Math.Sqrt(fanIns[p.LayerIndex])) : 0f;
+            }
+
+            if (bound > 0f)
+            {
                 for (var i = 0; i < data.Length; i++)
                 {
                     data[i] = ((2f * random.NextFloat()) - 1f) * bound;
@@ -180,4 +194,22 @@ public sealed class ModelParameters
 
         return false;
     }
+}
+
+/// <summary>How <see cref="ModelParameters.Initialize"/> draws initial weights and biases.</summary>
+public enum ParameterInitialization
+{
+    /// <summary>
+    /// Weights of layers whose output goes through a ReLU: He (Kaiming) uniform, bound
+    /// sqrt(6 / fanIn); other weights (the logits layer): Glorot uniform, bound
+    /// sqrt(6 / (fanIn + fanOut)); biases zero.
+    /// </summary>
+    He,
+
+    /// <summary>
+    /// What PyTorch's Linear and Conv2d do when constructed (kaiming_uniform with a = sqrt(5)):
+    /// weights and biases uniform in +-1 / sqrt(fanIn). Published federated-learning results
+    /// (NIID-Bench) start from it, so reproductions can too.
+    /// </summary>
+    TorchDefault,
 }

@@ -49,6 +49,27 @@ public sealed class ModelParametersTests
     }
 
     [Fact]
+    public void Initialize_TorchDefault_Cnn_WeightsAndBiasesUniformInOneOverSqrtFanIn()
+    {
+        var spec = ModelSpecs.SimpleCnn();
+
+        var p = ModelParameters.Initialize(spec, 7, ParameterInitialization.TorchDefault);
+
+        // PyTorch's Conv2d and Linear: fan-in is input channels x kernel area, or input features.
+        foreach (var (layer, fanIn) in new[] { ("layers.0", 1 * 5 * 5), ("layers.3", 6 * 5 * 5), ("layers.7", 16 * 4 * 4) })
+        {
+            var bound = (float)(1 / Math.Sqrt(fanIn));
+            foreach (var tensor in new[] { p[layer + ".weight"].Data, p[layer + ".bias"].Data })
+            {
+                Assert.All(tensor, v => Assert.InRange(v, -bound, bound));
+                Assert.True(tensor.Max(Math.Abs) > 0.5f * bound, $"{layer}: values should spread over the bound");
+            }
+        }
+
+        Assert.Equal(p.Tensors.Select(t => t.Data), ModelParameters.Initialize(spec, 7, ParameterInitialization.TorchDefault).Tensors.Select(t => t.Data));
+    }
+
+    [Fact]
     public void EnsureMatches_WrongShape_ThrowsNamingTheTensor()
     {
         var spec = ModelSpecs.Mlp();
