@@ -44,7 +44,8 @@ internal sealed class BrokerMqttIngest(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var o = options.Value;
-        using var client = new MqttClientFactory().CreateMqttClient();
+        // Many packets per socket call each way: a group commit's PUBACKs leave together (BufferedMqttChannel).
+        using var client = new MqttClientFactory().CreateMqttClient(new BufferedClientAdapterFactory());
         _client = client;
         client.ApplicationMessageReceivedAsync += e =>
         {
