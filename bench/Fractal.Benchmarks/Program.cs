@@ -23,7 +23,7 @@ if (args.Length == 0 || !commands.TryGetValue(args[0], out var command))
           drain   --records 50000 --values 16 --rounds 2 --batch 500 --uplinks null,hub,kafka-lz4,kafka-zstd,s3-gzip
           memory  --agent <fractal-agent.dll> --idle 10 --load 30 --rate 0 --modes embedded,broker --variants default,gen0-4mb,...
           training  --models mlp,cnn --batch 64 --steps 40 --rounds 7 --threads 1
-          inference --models mlp,cnn --calls 20000 --threads 1
+          inference --models mlp,cnn --calls 20000 --threads 1 --during-training true --phases 3
         Options may also be given as FRACTAL_BENCH_<OPTION> environment variables.
         """);
     return 2;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Fractal.Agent.Inference;
 using Fractal.Agent.Inference.Models;
+using Fractal.Agent.Inference.Training;
 using Fractal.Learning.Onnx;
 using Fractal.Learning.Specs;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -17,7 +18,7 @@ namespace Fractal.Benchmarks.Learning;
 /// </summary>
 internal static class InferenceBenchmark
 {
-    public static Task RunAsync(BenchArgs args)
+    public static async Task RunAsync(BenchArgs args)
     {
         var models = args.Strings("models", "mlp,cnn");
         var calls = args.Int("calls", 20_000);
@@ -88,7 +89,101 @@ internal static class InferenceBenchmark
         }
 
         Report.Table(["model", "bare p50 µs", "runtime p50 µs", "added p50", "bare p99 µs", "runtime p99 µs", "added p99"], rows);
-        return Task.CompletedTask;
+        if (args.Strings("during-training", "true")[0] == "true")
+        {
+            await DuringTrainingAsync(models, calls, threads, args.Int("phases", 3));
+        }
+    }
+
+    /// <summary>
+    /// The runtime's latency while a local training job runs (TrainingJobRunner, one intra-op
+    /// thread) against the same calls with no job, in alternating phases of the same run.
+    /// </summary>
+    private static async Task DuringTrainingAsync(IReadOnlyList<string> models, int calls, int threads, int phases)
+    {
+        Report.Line(string.Empty);
+        Report.Line($"During local training: {phases} phases without and {phases} with a training job (TrainingJobRunner, 1 intra-op thread, batch 64, the same model), alternating; {calls / phases} runtime calls per phase.");
+        Report.Line(string.Empty);
+        var rows = new List<IReadOnlyList<string>>();
+        var options = Options.Create(new InferenceOptions { IntraOpThreads = threads, TrainingIntraOpThreads = 1 });
+        foreach (var name in models)
+        {
+            var spec = name == "mlp" ? ModelSpecs.Mlp() : ModelSpecs.SimpleCnn();
+            var parameters = ModelParameters.Initialize(spec, 1);
+            var random = new Random(5);
+            var samples = Enumerable.Range(0, 64).Select(_ => Enumerable.Range(0, spec.InputSize).Select(_ => (float)random.Next(256)).ToArray()).ToArray();
+            const int TrainingSamples = 2_000;
+            var images = Enumerable.Range(0, TrainingSamples * spec.InputSize).Select(_ => (float)random.Next(256)).ToArray();
+            var labels = Enumerable.Range(0, TrainingSamples).Select(_ => random.Next(spec.ClassCount)).ToArray();
+
+            using var runtime = new ModelRuntime(options, NullLogger<ModelRuntime>.Instance);
+            runtime.Activate("bench-1", spec, InferenceModelBuilder.Build(spec, parameters));
+            using var runner = new TrainingJobRunner(options, NullLogger<TrainingJobRunner>.Instance);
+            await runner.StartAsync(CancellationToken.None);
+            var probabilities = new float[spec.ClassCount];
+            var perPhase = calls / phases;
+            var idle = new List<double>();
+            var training = new List<double>();
+            for (var phase = 0; phase < phases * 2; phase++)
+            {
+                var withJob = phase % 2 == 1;
+                using var stop = new CancellationTokenSource();
+                Task<TrainingJobResult>? job = null;
+                if (withJob)
+                {
+                    job = runner.RunAsync(new TrainingJobRequest(spec, parameters, images, labels, TrainingSamples) { Epochs = 1_000 }, stop.Token);
+                    await Task.Delay(1_000); // the job's session is built and its steps are running
+                }
+
+                Report.Progress($"{name}: phase {phase + 1}/{phases * 2} ({(withJob ? "training" : "idle")})");
+                for (var i = 0; i < perPhase; i++)
+                {
+                    var start = Stopwatch.GetTimestamp();
+                    runtime.Predict(samples[i % samples.Length], probabilities);
+                    (withJob ? training : idle).Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+                }
+
+                if (job is not null)
+                {
+                    Assert(!job.IsCompleted, "the training job ended before the phase did");
+                    await stop.CancelAsync();
+                    try
+                    {
+                        await job;
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        // Stopped as intended.
+                    }
+                }
+            }
+
+            await runner.StopAsync(CancellationToken.None);
+            var (idle50, idle99) = Percentiles(CollectionsMarshalSpan(idle));
+            var (train50, train99) = Percentiles(CollectionsMarshalSpan(training));
+            rows.Add(
+            [
+                spec.Name,
+                Report.Number(idle50, "0.0"),
+                Report.Number(train50, "0.0"),
+                $"{Report.Number(((train50 / idle50) - 1) * 100, "+0.0;-0.0")} %",
+                Report.Number(idle99, "0.0"),
+                Report.Number(train99, "0.0"),
+                $"{Report.Number(((train99 / idle99) - 1) * 100, "+0.0;-0.0")} %",
+            ]);
+        }
+
+        Report.Table(["model", "no job p50 µs", "during training p50 µs", "change p50", "no job p99 µs", "during training p99 µs", "change p99"], rows);
+    }
+
+    private static Span<double> CollectionsMarshalSpan(List<double> values) => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(values);
+
+    private static void Assert(bool condition, string message)
+    {
+        if (!condition)
+        {
+            throw new InvalidOperationException(message);
+        }
     }
 
     private static (double P50, double P99) Percentiles(Span<double> values)
