@@ -676,7 +676,7 @@ public sealed partial class DurableBuffer : IAsyncDisposable
         var policy = state.Policy;
         if (request.SourceId is not null && _options.DedupeWindow > 0 && state.RecentIds.Contains(request.SourceId))
         {
-            _metrics.Duplicates.WithLabels(request.Stream).Inc();
+            _metrics.Stream(request.Stream).Duplicates.Inc();
             _completions.Add(() => work.Completion.TrySetResult(new AppendOutcome(AppendStatus.Duplicate, 0)));
             return true;
         }
@@ -735,7 +735,7 @@ public sealed partial class DurableBuffer : IAsyncDisposable
         state.Count++;
         _bufferedBytes += size;
         _bufferedRecords++;
-        _metrics.Committed.WithLabels(request.Stream).Inc();
+        _metrics.Stream(request.Stream).Committed.Inc();
         _completions.Add(() => work.Completion.TrySetResult(new AppendOutcome(AppendStatus.Stored, sequence)));
         return true;
     }

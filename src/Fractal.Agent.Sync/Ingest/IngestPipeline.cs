@@ -40,7 +40,7 @@ public sealed class IngestPipeline(DurableBuffer buffer, StreamCatalog catalog, 
             return IngestResult.DeadLettered;
         }
 
-        metrics.Ingested.WithLabels(request!.Stream).Inc();
+        metrics.Stream(request!.Stream).Ingested.Inc();
         var outcome = await buffer.AppendAsync(request, cancellationToken);
         switch (outcome.Status)
         {

@@ -146,13 +146,24 @@ public static class PayloadDecoder
         }
     }
 
+    [ThreadStatic]
+    private static List<float>? t_numbers;
+
     private static bool TryDecodeJson(ReadOnlySpan<byte> payload, out int[] shape, out byte[] values, out int? label, out string? id, out string reason)
     {
         shape = [];
         values = [];
         label = null;
         id = null;
-        var numbers = new List<float>();
+        // One list per thread, reused: a reading's values are copied out into their own array below.
+        // A rare large reading's list is not kept.
+        if (t_numbers is { Capacity: > 4096 })
+        {
+            t_numbers = null;
+        }
+
+        var numbers = t_numbers ??= new List<float>(64);
+        numbers.Clear();
         int[]? declaredShape = null;
         try
         {
@@ -175,11 +186,12 @@ public static class PayloadDecoder
                 var sawValues = false;
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
-                    var property = reader.GetString();
+                    // Compared as UTF-8, without allocating the name (escaped names compare unescaped).
+                    var property = PropertyOf(ref reader);
                     reader.Read();
                     switch (property)
                     {
-                        case "values":
+                        case JsonProperty.Values:
                             if (reader.TokenType != JsonTokenType.StartArray)
                             {
                                 reason = "'values' must be an array of numbers";
@@ -193,7 +205,7 @@ public static class PayloadDecoder
 
                             sawValues = true;
                             break;
-                        case "value":
+                        case JsonProperty.Value:
                             if (reader.TokenType != JsonTokenType.Number || !reader.TryGetSingle(out var single) || !float.IsFinite(single))
                             {
                                 reason = "'value' must be a finite number";
@@ -203,7 +215,7 @@ public static class PayloadDecoder
                             numbers.Add(single);
                             sawValues = true;
                             break;
-                        case "shape":
+                        case JsonProperty.Shape:
                             var dims = new List<float>();
                             if (reader.TokenType != JsonTokenType.StartArray || !ReadNumberArray(ref reader, dims, out _) || dims.Count is 0 or > MaxRank || dims.Any(d => d < 1 || d > MaxElements || d != MathF.Floor(d)))
                             {
@@ -213,7 +225,7 @@ public static class PayloadDecoder
 
                             declaredShape = dims.Select(d => (int)d).ToArray();
                             break;
-                        case "label":
+                        case JsonProperty.Label:
                             if (reader.TokenType == JsonTokenType.Null)
                             {
                                 break;
@@ -227,7 +239,7 @@ public static class PayloadDecoder
 
                             label = parsedLabel;
                             break;
-                        case "id":
+                        case JsonProperty.Id:
                             if (reader.TokenType != JsonTokenType.String || !TryParseId(reader.GetString(), out id, out reason))
                             {
                                 reason = $"'id' must be a string of 1-{MaxSourceIdLength} characters";
@@ -294,6 +306,24 @@ public static class PayloadDecoder
         reason = string.Empty;
         return true;
     }
+
+    private enum JsonProperty
+    {
+        Other,
+        Values,
+        Value,
+        Shape,
+        Label,
+        Id,
+    }
+
+    private static JsonProperty PropertyOf(ref Utf8JsonReader reader) =>
+        reader.ValueTextEquals("values"u8) ? JsonProperty.Values
+        : reader.ValueTextEquals("value"u8) ? JsonProperty.Value
+        : reader.ValueTextEquals("shape"u8) ? JsonProperty.Shape
+        : reader.ValueTextEquals("label"u8) ? JsonProperty.Label
+        : reader.ValueTextEquals("id"u8) ? JsonProperty.Id
+        : JsonProperty.Other;
 
     private static bool ReadNumberArray(ref Utf8JsonReader reader, List<float> into, out string reason)
     {

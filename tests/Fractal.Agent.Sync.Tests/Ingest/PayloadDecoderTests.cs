@@ -11,6 +11,7 @@ public sealed class PayloadDecoderTests
     {
         ["temp"] = new StreamPolicy { MaxPayloadBytes = 4096 },
         ["camera"] = new StreamPolicy { Shape = [4, 4] },
+        ["wide"] = new StreamPolicy(),
     });
 
     private static IngestMessage Json(string stream, string json) => new($"fractal/sensors/{stream}", Encoding.UTF8.GetBytes(json));
@@ -46,6 +47,32 @@ public sealed class PayloadDecoderTests
         Assert.Equal([2, 3], request!.Shape);
         Assert.Equal(7, request.Label);
         Assert.Equal("sensor-1/42", request.SourceId);
+    }
+
+    [Fact]
+    public void TryDecode_EscapedPropertyNames_AreTheSameFields()
+    {
+        // JSON allows any character of a name to be escaped: "\u0076alues" is "values".
+        const string json = """{"\u0076alues":[1,2],"l\u0061bel":4,"\u0069d":"e-1"}""";
+
+        Assert.True(PayloadDecoder.TryDecode(Json("temp", json), Catalog, out var request, out var reason), reason);
+
+        Assert.Equal([1f, 2f], Floats(request!.Values));
+        Assert.Equal(4, request.Label);
+        Assert.Equal("e-1", request.SourceId);
+    }
+
+    [Fact]
+    public void TryDecode_ManyReadingsInARow_EachKeepsOnlyItsOwnValues()
+    {
+        // The decoder reuses a list per thread; a large reading, then small ones, then a failure.
+        var big = "[" + string.Join(',', Enumerable.Range(0, 5000)) + "]";
+        Assert.True(PayloadDecoder.TryDecode(Json("wide", big), Catalog, out var first, out var reason), reason);
+        Assert.False(PayloadDecoder.TryDecode(Json("temp", """{"values":[1,2,"x"]}"""), Catalog, out _, out _));
+        Assert.True(PayloadDecoder.TryDecode(Json("temp", """{"values":[7,8,9]}"""), Catalog, out var second, out reason), reason);
+
+        Assert.Equal(5000, Floats(first!.Values).Length);
+        Assert.Equal([7f, 8f, 9f], Floats(second!.Values));
     }
 
     [Fact]
