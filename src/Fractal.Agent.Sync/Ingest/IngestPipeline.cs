@@ -49,8 +49,35 @@ public sealed class IngestPipeline(DurableBuffer buffer, StreamCatalog catalog, 
             case AppendStatus.EvictedOnArrival:
                 return IngestResult.Evicted;
             default:
-                Accepted?.Invoke(request);
+                NotifyAccepted(request);
                 return IngestResult.Accepted;
+        }
+    }
+
+    /// <summary>
+    /// Tells the subscribers (inference, training) about a committed reading. The reading is
+    /// durable already: a failing subscriber is logged and must not turn it into a failed
+    /// ingest, which would drop the sensor's connection for nothing.
+    /// </summary>
+    private void NotifyAccepted(AppendRequest request)
+    {
+        var handlers = Accepted;
+        if (handlers is null)
+        {
+            return;
+        }
+
+        // EnumerateInvocationList does not allocate (GetInvocationList would, once per reading).
+        foreach (var handler in Delegate.EnumerateInvocationList(handlers))
+        {
+            try
+            {
+                handler(request);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                IngestLog.SubscriberFailed(logger, request.Stream, ex);
+            }
         }
     }
 
@@ -70,4 +97,7 @@ internal static partial class IngestLog
 {
     [LoggerMessage(2001, LogLevel.Warning, "Dead-lettered a message on {Topic}: {Reason}")]
     public static partial void DeadLettered(ILogger logger, string topic, string reason);
+
+    [LoggerMessage(2002, LogLevel.Error, "A subscriber to accepted readings failed on stream {Stream}; the reading is committed")]
+    public static partial void SubscriberFailed(ILogger logger, string stream, Exception exception);
 }
