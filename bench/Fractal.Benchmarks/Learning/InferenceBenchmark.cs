@@ -76,16 +76,7 @@ internal static class InferenceBenchmark
 
             var (runtime50, runtime99) = Percentiles(runtimeTimes.AsSpan());
             var (bare50, bare99) = Percentiles(bareTimes.AsSpan());
-            rows.Add(
-            [
-                spec.Name,
-                Report.Number(bare50, "0.0"),
-                Report.Number(runtime50, "0.0"),
-                $"{Report.Number(((runtime50 / bare50) - 1) * 100, "+0.0;-0.0")} %",
-                Report.Number(bare99, "0.0"),
-                Report.Number(runtime99, "0.0"),
-                $"{Report.Number(((runtime99 / bare99) - 1) * 100, "+0.0;-0.0")} %",
-            ]);
+            rows.Add(LatencyRow(spec.Name, bare50, runtime50, bare99, runtime99));
         }
 
         Report.Table(["model", "bare p50 µs", "runtime p50 µs", "added p50", "bare p99 µs", "runtime p99 µs", "added p99"], rows);
@@ -161,16 +152,7 @@ internal static class InferenceBenchmark
             await runner.StopAsync(CancellationToken.None);
             var (idle50, idle99) = Percentiles(CollectionsMarshalSpan(idle));
             var (train50, train99) = Percentiles(CollectionsMarshalSpan(training));
-            rows.Add(
-            [
-                spec.Name,
-                Report.Number(idle50, "0.0"),
-                Report.Number(train50, "0.0"),
-                $"{Report.Number(((train50 / idle50) - 1) * 100, "+0.0;-0.0")} %",
-                Report.Number(idle99, "0.0"),
-                Report.Number(train99, "0.0"),
-                $"{Report.Number(((train99 / idle99) - 1) * 100, "+0.0;-0.0")} %",
-            ]);
+            rows.Add(LatencyRow(spec.Name, idle50, train50, idle99, train99));
         }
 
         Report.Table(["model", "no job p50 µs", "during training p50 µs", "change p50", "no job p99 µs", "during training p99 µs", "change p99"], rows);
@@ -185,6 +167,18 @@ internal static class InferenceBenchmark
             throw new InvalidOperationException(message);
         }
     }
+
+    /// <summary>A table row: the baseline's and the candidate's p50 and p99, each pair with the candidate's change.</summary>
+    private static IReadOnlyList<string> LatencyRow(string model, double baseline50, double candidate50, double baseline99, double candidate99) =>
+    [
+        model,
+        Report.Number(baseline50, "0.0"),
+        Report.Number(candidate50, "0.0"),
+        $"{Report.Number(((candidate50 / baseline50) - 1) * 100, "+0.0;-0.0")} %",
+        Report.Number(baseline99, "0.0"),
+        Report.Number(candidate99, "0.0"),
+        $"{Report.Number(((candidate99 / baseline99) - 1) * 100, "+0.0;-0.0")} %",
+    ];
 
     private static (double P50, double P99) Percentiles(Span<double> values)
     {

@@ -119,11 +119,7 @@ internal sealed class BrokerMqttIngest(
             return false;
         }
 
-        var message = new MqttApplicationMessageBuilder()
-            .WithTopic(topic)
-            .WithPayload(payload.ToArray())
-            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtMostOnce)
-            .Build();
+        var message = MqttMessages.Local(topic, payload);
         try
         {
             await client.PublishAsync(message, cancellationToken);

@@ -71,11 +71,7 @@ internal sealed class EmbeddedMqttIngest(IngestPipeline pipeline, IOptions<MqttI
             return false;
         }
 
-        var message = new MqttApplicationMessageBuilder()
-            .WithTopic(topic)
-            .WithPayload(payload.ToArray())
-            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtMostOnce)
-            .Build();
+        var message = MqttMessages.Local(topic, payload);
         await server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = AgentSenderId }, cancellationToken);
         return true;
     }

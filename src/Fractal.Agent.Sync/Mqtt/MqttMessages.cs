@@ -13,4 +13,12 @@ internal static class MqttMessages
             : null;
         return new IngestMessage(message.Topic, message.Payload.ToArray(), message.ContentType, properties);
     }
+
+    /// <summary>One of the agent's own messages, as both front ends publish it (QoS 0, see <see cref="ILocalPublisher"/>).</summary>
+    public static MqttApplicationMessage Local(string topic, ReadOnlyMemory<byte> payload) =>
+        new MqttApplicationMessageBuilder()
+            .WithTopic(topic)
+            .WithPayload(payload.ToArray())
+            .WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtMostOnce)
+            .Build();
 }
