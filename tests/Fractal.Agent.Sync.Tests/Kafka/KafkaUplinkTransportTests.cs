@@ -78,7 +78,17 @@ public sealed class KafkaUplinkTransportTests : IDisposable
     [Fact]
     public async Task SendBatchAsync_ProduceRequestErrorsPushed_RetriesTransparentlyWithoutDuplicates()
     {
-        using var transport = CreateTransport();
+        // One ProduceRequest in flight at a time: a linger far longer than producing 27 records
+        // takes. The mock checks sequence numbers only for transactional producers. With several
+        // requests in flight it stores a later batch while an earlier one waits for its retry, and
+        // librdkafka then counts the earlier one as delivered (sound only against a broker that
+        // refuses batches out of sequence, as Kafka does). CI saw both results, reordered and
+        // lost; see docs/design/0004.
+        using var transport = CreateTransport(o =>
+        {
+            o.Linger = TimeSpan.FromMilliseconds(500);
+            o.MessageTimeout = TimeSpan.FromSeconds(10);
+        });
         await transport.SendBatchAsync(Batch("node-2", "audio", 1, 3), CancellationToken.None);
 
         _cluster.PushRequestErrors(
@@ -90,10 +100,7 @@ public sealed class KafkaUplinkTransportTests : IDisposable
         await transport.SendBatchAsync(Batch("node-2", "audio", 4, 30), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20));
 
         var read = await KafkaTopicReader.ReadAsync(_cluster.BootstrapServers, _records, 3, 30, _readTimeout);
-        // Every reading exactly once, not their order: under these injected errors one CI run saw
-        // 4 stored after 5 on the mock cluster, where a real broker's idempotence check refuses a
-        // batch out of sequence. Order without faults: SendBatchAsync_Batch_DeliversKeysHeadersAndValuesInOrder.
-        Assert.Equal(Enumerable.Range(1, 30).Select(i => (ulong)i), read.Select(r => SensorRecord.Parser.ParseFrom(r.Message.Value).Sequence).Order());
+        Assert.Equal(Enumerable.Range(1, 30).Select(i => (ulong)i), read.Select(r => SensorRecord.Parser.ParseFrom(r.Message.Value).Sequence));
         Assert.Equal(30, KafkaTopicReader.CountStored(_cluster.BootstrapServers, _records, 3));
     }
 
