@@ -82,11 +82,27 @@ internal static class PlotCommand
             throw new FormatException($"{path} is not a fractal-experiments CSV (header 'round,test_accuracy,...').");
         }
 
-        return [.. lines.Skip(1).Where(l => l.Length > 0).Select(l =>
+        var points = new List<(int Round, double Accuracy)>();
+        for (var i = 1; i < lines.Length; i++)
         {
-            var cells = l.Split(',');
-            return (int.Parse(cells[0], CultureInfo.InvariantCulture), double.Parse(cells[1], CultureInfo.InvariantCulture));
-        })];
+            if (lines[i].Length == 0)
+            {
+                continue;
+            }
+
+            var cells = lines[i].Split(',');
+            if (cells.Length < 2
+                || !int.TryParse(cells[0], NumberStyles.None, CultureInfo.InvariantCulture, out var round)
+                || !double.TryParse(cells[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var accuracy)
+                || accuracy is < 0 or > 1 || double.IsNaN(accuracy))
+            {
+                throw new FormatException($"{path}, line {i + 1}: '{lines[i]}' is not 'round,test_accuracy,...' with a round and an accuracy in [0, 1].");
+            }
+
+            points.Add((round, accuracy));
+        }
+
+        return points;
     }
 
     private static (string Name, string Value) Pair(string option, string value)

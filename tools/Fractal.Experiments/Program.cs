@@ -16,7 +16,22 @@ if (args is ["--help"] or ["-h"])
 {
     Console.WriteLine(ExperimentSettings.Usage);
     Console.WriteLine(PlotCommand.Usage);
+    Console.WriteLine(SummaryCommand.Usage);
     return 0;
+}
+
+if (args is ["summary", ..])
+{
+    try
+    {
+        Console.Write(SummaryCommand.Run(args[1..]));
+        return 0;
+    }
+    catch (FormatException ex)
+    {
+        await Console.Error.WriteLineAsync($"{ex.Message}\n\n{SummaryCommand.Usage}");
+        return ExitUsage;
+    }
 }
 
 if (args is ["plot", ..])
