@@ -18,7 +18,7 @@ if (args.Length == 0 || !commands.TryGetValue(args[0], out var command))
     await Console.Error.WriteLineAsync($"""
         usage: Fractal.Benchmarks <{string.Join('|', commands.Keys)}> [--option value ...]
           buffer  --records 50000 --values 16 --rounds 3 --producers 64,1000
-          mqtt    --messages 10000 --values 16 --rounds 3 --warmup 1 --publishers 1,4 --inflight 10,100 --ids true,false
+          mqtt    --messages 100000 --values 16 --rounds 3 --warmup 1 --publishers 1,4 --inflight 10,100 --ids true,false
                   [--agent <published fractal-agent>: the agent as its own process instead of in this one]
           drain   --records 50000 --values 16 --rounds 2 --batch 500 --uplinks null,hub,kafka-lz4,kafka-zstd,s3-gzip
           memory  --agent <fractal-agent.dll> --idle 10 --load 30 --rate 0 --modes embedded,broker --variants default,gen0-4mb,...
