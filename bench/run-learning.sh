@@ -14,6 +14,7 @@
 #
 # Usage: bench/run-learning.sh                                  (seed 0, everything)
 #        SEEDS="0 1 2" PARTITIONS=classes:2 bench/run-learning.sh  (three seeds of one partition)
+#        SEEDS=42 PARTITION_RANDOM=numpy bench/run-learning.sh    (the reference's own partitions)
 #        ROUNDS=2 EPOCHS=1 TRAIN_SAMPLES=2000 BENCHMARKS=0 bench/run-learning.sh   (a smoke run)
 # Needs Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist) and the .NET SDK.
 set -euo pipefail
@@ -26,6 +27,9 @@ THREADS=${THREADS:-1}
 PARALLEL=${PARALLEL:-$(nproc)}
 SEEDS=${SEEDS:-0}
 INIT=${INIT:-torch}                 # torch: PyTorch's defaults, as the published runs (design 0011)
+# numpy: partitions drawn by numpy's RandomState, index-identical to Flower's for the same seed
+# (its default dataset seed is 42); runs go to $OUT/<init>-init-numpy-partitions/ instead.
+PARTITION_RANDOM=${PARTITION_RANDOM:-dotnet}
 PARTITIONS=${PARTITIONS:-"iid dirichlet:0.5 classes:2 classes:3"}
 STRATEGIES=${STRATEGIES:-"fedavg fedprox:0.01"}
 TRAIN_SAMPLES=${TRAIN_SAMPLES:-0}   # 0: all 60,000
@@ -44,18 +48,20 @@ fi
 { date -u; uname -m; nproc; free -h; uptime; } > "$(mkdir -p "$OUT" && echo "$OUT")/machine.txt"
 
 run_one() {
-  local seed=$1 partition=$2 strategy=$3 dir
-  dir="$OUT/$INIT-init/seed-$seed/${partition//:/-}"
+  local seed=$1 partition=$2 strategy=$3 dir variant=""
+  if [ "$PARTITION_RANDOM" = numpy ]; then variant=-numpy-partitions; fi
+  dir="$OUT/$INIT-init$variant/seed-$seed/${partition//:/-}"
   mkdir -p "$dir"
   dotnet "$EXPERIMENTS" --partition "$partition" --strategy "$strategy" \
     --clients 10 --rounds "$ROUNDS" --epochs "$EPOCHS" --batch 64 \
     --lr 0.01 --momentum 0.9 --weight-decay 1e-5 --model cnn --seed "$seed" --init "$INIT" \
+    --partition-random "$PARTITION_RANDOM" \
     --train-samples "$TRAIN_SAMPLES" --threads "$THREADS" --out "$dir" \
     $([ "$RESUME" = 1 ] && echo --resume) >> "$dir/log-${strategy//:/-}.txt" 2>&1
   echo "done: seed $seed $partition $strategy (see $dir)"
 }
 export -f run_one
-export OUT ROUNDS EPOCHS THREADS INIT TRAIN_SAMPLES EXPERIMENTS RESUME
+export OUT ROUNDS EPOCHS THREADS INIT PARTITION_RANDOM TRAIN_SAMPLES EXPERIMENTS RESUME
 
 job_list() {
   if [ -n "$JOBS" ]; then

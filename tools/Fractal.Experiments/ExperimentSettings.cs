@@ -28,6 +28,8 @@ internal sealed class ExperimentSettings
           --seed S           seed for partition, initialization and shuffling      [0]
           --init NAME        initial weights: he, or torch (PyTorch's default, as   [he]
                              NIID-Bench's models start)
+          --partition-random dotnet, or numpy (numpy's RandomState, as Flower's     [dotnet]
+                             NIID-Bench: the reference's partition for the seed)
           --threads T        ONNX Runtime intra-op threads                         [2]
           --data DIR         Fashion-MNIST directory     [/usr/share/datasets/fashion-mnist]
           --out DIR          output directory for CSV and SVG                      [experiments]
@@ -63,6 +65,8 @@ internal sealed class ExperimentSettings
 
     public ParameterInitialization Initialization { get; private set; } = ParameterInitialization.He;
 
+    public PartitionRandomSource PartitionRandom { get; private set; } = PartitionRandomSource.DotNet;
+
     public int Threads { get; private set; } = 2;
 
     public string DataDirectory { get; private set; } = FashionMnist.DefaultDirectory;
@@ -77,7 +81,7 @@ internal sealed class ExperimentSettings
     /// </summary>
     public string RunTag(PartitionSpec partition, string strategy) => string.Create(
         CultureInfo.InvariantCulture,
-        $"model={Model} clients={Clients} epochs={Epochs} batch={BatchSize} lr={LearningRate} momentum={Momentum} wd={WeightDecay} train={TrainSamples} test={TestSamples} seed={Seed} partition={partition} strategy={strategy}{(Initialization == ParameterInitialization.He ? string.Empty : " init=torch")}");
+        $"model={Model} clients={Clients} epochs={Epochs} batch={BatchSize} lr={LearningRate} momentum={Momentum} wd={WeightDecay} train={TrainSamples} test={TestSamples} seed={Seed} partition={partition} strategy={strategy}{(Initialization == ParameterInitialization.He ? string.Empty : " init=torch")}{(PartitionRandom == PartitionRandomSource.DotNet ? string.Empty : " partition-random=numpy")}");
 
     /// <summary>Parses the arguments.</summary>
     /// <exception cref="FormatException">An option is unknown, lacks its value, or has a bad value; the message names it.</exception>
@@ -155,6 +159,14 @@ internal sealed class ExperimentSettings
                         _ => throw new FormatException($"Option --init: '{value}' is not he or torch."),
                     };
                     break;
+                case "--partition-random":
+                    s.PartitionRandom = value switch
+                    {
+                        "dotnet" => PartitionRandomSource.DotNet,
+                        "numpy" => PartitionRandomSource.Numpy,
+                        _ => throw new FormatException($"Option --partition-random: '{value}' is not dotnet or numpy."),
+                    };
+                    break;
                 case "--threads":
                     s.Threads = Int(option, value, 1, 256);
                     break;
@@ -167,6 +179,11 @@ internal sealed class ExperimentSettings
                 default:
                     throw new FormatException($"Unknown option {option}.");
             }
+        }
+
+        if (s.PartitionRandom == PartitionRandomSource.Numpy && s.Seed < 0)
+        {
+            throw new FormatException($"Option --seed: {s.Seed} is negative; numpy's RandomState (--partition-random numpy) takes seeds from 0 to 2147483647 here.");
         }
 
         return s;

@@ -94,20 +94,24 @@ var series = new List<(string Name, IReadOnlyList<(int Round, double Accuracy)> 
 
 Console.WriteLine(string.Create(
     CultureInfo.InvariantCulture,
-    $"model {spec}, {settings.Clients} clients, {settings.Rounds} rounds x {settings.Epochs} epochs, batch {settings.BatchSize}, lr {settings.LearningRate}, momentum {settings.Momentum}, wd {settings.WeightDecay}, train {train.Count}, seed {settings.Seed}, init {settings.Initialization}"));
+    $"model {spec}, {settings.Clients} clients, {settings.Rounds} rounds x {settings.Epochs} epochs, batch {settings.BatchSize}, lr {settings.LearningRate}, momentum {settings.Momentum}, wd {settings.WeightDecay}, train {train.Count}, seed {settings.Seed}, init {settings.Initialization}, partition random {settings.PartitionRandom}"));
 
 try
 {
     foreach (var partitionSpec in settings.Partitions)
     {
-        var partition = partitionSpec.Apply(train.Labels.Span, train.ClassCount, settings.Clients, settings.Seed);
+        var partition = partitionSpec.Apply(train.Labels.Span, train.ClassCount, settings.Clients, settings.Seed, settings.PartitionRandom);
         var sizes = string.Join(' ', partition.Clients.Select(c => c.Length));
+        var labels = train.Labels;
+
+        // The classes each client holds: what decides a label-skewed run.
+        var classes = string.Join(' ', partition.Clients.Select(c => string.Join(",", c.Select(i => labels.Span[i]).Distinct().Order())));
         foreach (var strategyName in settings.Strategies)
         {
             var strategy = FederatedStrategy.Parse(strategyName);
             var name = $"{partitionSpec} {strategy.Name}";
             var file = Path.Combine(settings.OutputDirectory, $"{Sanitize(partitionSpec.ToString())}_{Sanitize(strategy.Name)}{(settings.Initialization == ParameterInitialization.TorchDefault ? "_torch-init" : string.Empty)}.csv");
-            Console.WriteLine($"== {name}: client sizes {sizes}");
+            Console.WriteLine($"== {name}: client sizes {sizes}; classes per client {classes}");
 
             var checkpointPath = Path.ChangeExtension(file, ".checkpoint");
             var tag = settings.RunTag(partitionSpec, strategy.Name);

@@ -85,11 +85,11 @@ public sealed record PartitionSpec
     }
 
     /// <summary>Partitions a labelled data set over <paramref name="clientCount"/> clients.</summary>
-    public DataPartition Apply(ReadOnlySpan<byte> labels, int classCount, int clientCount, int seed) => Kind switch
+    public DataPartition Apply(ReadOnlySpan<byte> labels, int classCount, int clientCount, int seed, PartitionRandomSource source = PartitionRandomSource.DotNet) => Kind switch
     {
-        PartitionKind.Iid => Partitioners.Iid(labels.Length, clientCount, seed),
-        PartitionKind.Dirichlet => Partitioners.Dirichlet(labels, classCount, clientCount, Beta, seed),
-        _ => Partitioners.ClassesPerClient(labels, classCount, clientCount, ClassesPerClient, seed),
+        PartitionKind.Iid => Partitioners.Iid(labels.Length, clientCount, seed, source),
+        PartitionKind.Dirichlet => Partitioners.Dirichlet(labels, classCount, clientCount, Beta, seed, source),
+        _ => Partitioners.ClassesPerClient(labels, classCount, clientCount, ClassesPerClient, seed, source),
     };
 
     /// <inheritdoc />

@@ -5,9 +5,10 @@ namespace Fractal.Learning.Data;
 /// </summary>
 /// <remarks>
 /// The algorithms follow NIID-Bench's <c>partition_data</c> step by step (same loops, same
-/// balancing rule, same split points); the random streams come from <see cref="Random"/> seeded
-/// with the given seed, so partitions are reproducible here but not index-identical to numpy's.
-/// <see cref="Random(int)"/> keeps its seeded sequence stable across .NET versions.
+/// balancing rule, same split points). The draws come from <see cref="PartitionRandomSource"/>:
+/// .NET's seeded <see cref="Random"/> by default (reproducible here, stable across .NET
+/// versions), or numpy's <c>RandomState</c>, which makes a partition index-identical to the
+/// reference's for the same seed.
 /// </remarks>
 public static class Partitioners
 {
@@ -17,11 +18,11 @@ public static class Partitioners
     internal const int DirichletMaxAttempts = 10_000;
 
     /// <summary>Homogeneous: a seeded permutation split into near-equal parts (numpy's array_split).</summary>
-    public static DataPartition Iid(int sampleCount, int clientCount, int seed)
+    public static DataPartition Iid(int sampleCount, int clientCount, int seed, PartitionRandomSource source = PartitionRandomSource.DotNet)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(sampleCount);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(clientCount);
-        var random = new Random(seed);
+        var random = PartitionRandom.Create(source, seed);
         var order = Enumerable.Range(0, sampleCount).ToArray();
         random.Shuffle(order);
         return new DataPartition(PartitionSpec.Iid, seed, ArraySplit(order, clientCount));
@@ -33,14 +34,14 @@ public static class Partitioners
     /// samples get no more. Repeated until every client has at least
     /// <see cref="DirichletMinimumClientSize"/> samples.
     /// </summary>
-    public static DataPartition Dirichlet(ReadOnlySpan<byte> labels, int classCount, int clientCount, double beta, int seed)
+    public static DataPartition Dirichlet(ReadOnlySpan<byte> labels, int classCount, int clientCount, double beta, int seed, PartitionRandomSource source = PartitionRandomSource.DotNet)
     {
         var spec = PartitionSpec.Dirichlet(beta);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(classCount);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(clientCount);
         var minimum = Math.Min(DirichletMinimumClientSize, labels.Length / clientCount);
         var byClass = IndicesByClass(labels, classCount);
-        var random = new Random(seed);
+        var random = PartitionRandom.Create(source, seed);
         var perClient = labels.Length / (double)clientCount;
         var proportions = new double[clientCount];
 
@@ -56,19 +57,18 @@ public static class Partitioners
             {
                 var idx = byClass[k].ToArray();
                 random.Shuffle(idx);
-                SampleDirichlet(random, beta, proportions);
+                random.Dirichlet(beta, proportions);
 
                 // NIID-Bench: a client that already holds its fair share takes nothing more.
-                var sum = 0.0;
                 for (var j = 0; j < clientCount; j++)
                 {
                     if (batches[j].Count >= perClient)
                     {
                         proportions[j] = 0;
                     }
-
-                    sum += proportions[j];
                 }
+
+                var sum = random.Sum(proportions);
 
                 var start = 0;
                 var cumulative = 0.0;
@@ -103,14 +103,14 @@ public static class Partitioners
     /// #C=k label skew: client i holds class i mod K plus k-1 other distinct classes drawn at
     /// random; each class's samples are split evenly among the clients that hold it.
     /// </summary>
-    public static DataPartition ClassesPerClient(ReadOnlySpan<byte> labels, int classCount, int clientCount, int classesPerClient, int seed)
+    public static DataPartition ClassesPerClient(ReadOnlySpan<byte> labels, int classCount, int clientCount, int classesPerClient, int seed, PartitionRandomSource source = PartitionRandomSource.DotNet)
     {
         var spec = PartitionSpec.Classes(classesPerClient);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(classCount);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(clientCount);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(classesPerClient, classCount);
         var byClass = IndicesByClass(labels, classCount);
-        var random = new Random(seed);
+        var random = PartitionRandom.Create(source, seed);
 
         var contain = new List<int>[clientCount];
         var times = new int[classCount];
@@ -120,7 +120,7 @@ public static class Partitioners
             times[i % classCount]++;
             while (contain[i].Count < classesPerClient)
             {
-                var candidate = random.Next(classCount);
+                var candidate = random.NextBelow(classCount);
                 if (!contain[i].Contains(candidate))
                 {
                     contain[i].Add(candidate);
@@ -201,67 +201,5 @@ public static class Partitioners
         }
 
         return byClass;
-    }
-
-    /// <summary>Dir(beta, ..., beta) as normalized Gamma(beta, 1) draws.</summary>
-    private static void SampleDirichlet(Random random, double beta, Span<double> result)
-    {
-        var sum = 0.0;
-        for (var i = 0; i < result.Length; i++)
-        {
-            result[i] = SampleGamma(random, beta);
-            sum += result[i];
-        }
-
-        if (sum <= 0)
-        {
-            // All draws underflowed (tiny beta): put everything on one client, the beta -> 0 limit.
-            result.Clear();
-            result[random.Next(result.Length)] = 1;
-            return;
-        }
-
-        for (var i = 0; i < result.Length; i++)
-        {
-            result[i] /= sum;
-        }
-    }
-
-    /// <summary>Gamma(shape, 1) by Marsaglia and Tsang (2000), with the shape &lt; 1 boost.</summary>
-    private static double SampleGamma(Random random, double shape)
-    {
-        if (shape < 1)
-        {
-            var u = random.NextDouble();
-            return SampleGamma(random, shape + 1) * Math.Pow(u, 1 / shape);
-        }
-
-        var d = shape - (1.0 / 3);
-        var c = 1 / Math.Sqrt(9 * d);
-        while (true)
-        {
-            double x, v;
-            do
-            {
-                x = SampleNormal(random);
-                v = 1 + (c * x);
-            }
-            while (v <= 0);
-
-            v = v * v * v;
-            var u = random.NextDouble();
-            if (u < 1 - (0.0331 * x * x * x * x) || Math.Log(u) < (0.5 * x * x) + (d * (1 - v + Math.Log(v))))
-            {
-                return d * v;
-            }
-        }
-    }
-
-    private static double SampleNormal(Random random)
-    {
-        // Box-Muller; 1 - NextDouble() is in (0, 1], so the log is finite.
-        var u1 = 1 - random.NextDouble();
-        var u2 = random.NextDouble();
-        return Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
     }
 }
