@@ -9,7 +9,7 @@ source scripts/lib/apt.sh
 ensure_apt_packages \
   mosquitto mosquitto-clients \
   swift swift-proxy swift-account swift-container swift-object \
-  python3-onnx dataset-fashion-mnist \
+  python3-onnx python3-numpy dataset-fashion-mnist \
   dpkg-dev lintian systemd adduser init-system-helpers util-linux binutils binutils-aarch64-linux-gnu curl \
   gcc libc6-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 
