@@ -69,10 +69,26 @@ public sealed class PartitionerNumpyTests
     }
 
     [Fact]
+    public void DotNetSource_KeepsTheStreamOfEarlierRuns()
+    {
+        // Sizes from the partitioners before the numpy source existed (the committed NIID-Bench
+        // runs were made with them): the default source must not change a single draw.
+        var dirichlet = Partitioners.Dirichlet(Labels, 10, Clients, 0.5, seed: 0);
+        var classes = Partitioners.ClassesPerClient(Labels, 10, Clients, 2, seed: 0);
+
+        Assert.Equal(DotNetDirichletSizes, dirichlet.Clients.Select(c => c.Length));
+        Assert.Equal(DotNetClassesSizes, classes.Clients.Select(c => c.Length));
+    }
+
+    [Fact]
     public void NumpySource_NegativeSeed_IsRejected()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => Partitioners.Iid(100, 2, seed: -1, PartitionRandomSource.Numpy));
     }
+
+    // Printed by the partitioners of commit 02620c7, the last before PartitionRandom.
+    private static readonly int[] DotNetDirichletSizes = [1120, 627, 1536, 1471, 1284, 1301, 1222, 1388, 1125, 926];
+    private static readonly int[] DotNetClassesSizes = [1141, 1557, 733, 1632, 796, 1189, 1983, 1087, 1065, 817];
 
     private static byte[] UnevenLabels(int count, int seed)
     {
