@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Fractal.Learning.Tests;
 
 /// <summary>Runs the reference ONNX checker (Debian python3-onnx) on a serialized model.</summary>
@@ -15,21 +13,8 @@ internal static class OnnxChecker
         {
             var path = Path.Combine(directory.FullName, "model.onnx");
             await File.WriteAllBytesAsync(path, model);
-            var start = new ProcessStartInfo("/usr/bin/python3")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            start.ArgumentList.Add("-c");
-            start.ArgumentList.Add(Script);
-            start.ArgumentList.Add(path);
-            using var process = Process.Start(start) ?? throw new InvalidOperationException("python3 did not start");
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-            await process.WaitForExitAsync(cts.Token);
-            return (process.ExitCode, (await stdout) + (await stderr));
+            var (exitCode, output, error) = await ReferencePython.RunAsync(["-c", Script, path], TimeSpan.FromMinutes(1));
+            return (exitCode, output + error);
         }
         finally
         {

@@ -152,20 +152,10 @@ internal sealed class ExperimentSettings
                     s.Seed = Int(option, value, int.MinValue, int.MaxValue);
                     break;
                 case "--init":
-                    s.Initialization = value switch
-                    {
-                        "he" => ParameterInitialization.He,
-                        "torch" => ParameterInitialization.TorchDefault,
-                        _ => throw new FormatException($"Option --init: '{value}' is not he or torch."),
-                    };
+                    s.Initialization = OneOf(option, value, ("he", ParameterInitialization.He), ("torch", ParameterInitialization.TorchDefault));
                     break;
                 case "--partition-random":
-                    s.PartitionRandom = value switch
-                    {
-                        "dotnet" => PartitionRandomSource.DotNet,
-                        "numpy" => PartitionRandomSource.Numpy,
-                        _ => throw new FormatException($"Option --partition-random: '{value}' is not dotnet or numpy."),
-                    };
+                    s.PartitionRandom = OneOf(option, value, ("dotnet", PartitionRandomSource.DotNet), ("numpy", PartitionRandomSource.Numpy));
                     break;
                 case "--threads":
                     s.Threads = Int(option, value, 1, 256);
@@ -187,6 +177,20 @@ internal sealed class ExperimentSettings
         }
 
         return s;
+    }
+
+    /// <summary>The value named <paramref name="value"/>, or a FormatException listing the names.</summary>
+    private static T OneOf<T>(string option, string value, params (string Name, T Value)[] choices)
+    {
+        foreach (var (name, choice) in choices)
+        {
+            if (name == value)
+            {
+                return choice;
+            }
+        }
+
+        throw new FormatException($"Option {option}: '{value}' is not {string.Join(" or ", choices.Select(c => c.Name))}.");
     }
 
     private static string[] Split(string value) =>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Fractal.Learning.Data;
 
@@ -118,25 +117,18 @@ public sealed class PartitionerNumpyTests
         {
             var labelsFile = Path.Combine(directory.FullName, "labels.u8");
             await File.WriteAllBytesAsync(labelsFile, Labels);
-            var start = new ProcessStartInfo("/usr/bin/python3")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Data", "numpy_reference_partitions.py"));
-            start.ArgumentList.Add(labelsFile);
-            start.ArgumentList.Add(Clients.ToString(CultureInfo.InvariantCulture));
-            start.ArgumentList.Add(seed.ToString(CultureInfo.InvariantCulture));
-            using var process = Process.Start(start) ?? throw new InvalidOperationException("python3 did not start");
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-            await process.WaitForExitAsync(cts.Token);
-            Assert.True(process.ExitCode == 0, $"numpy reference failed: {await stderr}");
+            var (exitCode, output, error) = await ReferencePython.RunAsync(
+                [
+                    Path.Combine(AppContext.BaseDirectory, "Data", "numpy_reference_partitions.py"),
+                    labelsFile,
+                    Clients.ToString(CultureInfo.InvariantCulture),
+                    seed.ToString(CultureInfo.InvariantCulture),
+                ],
+                TimeSpan.FromMinutes(2));
+            Assert.True(exitCode == 0, $"numpy reference failed: {error}");
 
             var partitions = new Dictionary<string, List<int[]>>();
-            foreach (var line in (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
             {
                 var fields = line.Split(' ');
                 var indices = fields.Length > 2 && fields[2].Length > 0
