@@ -15,6 +15,8 @@
 # Usage: bench/run-learning.sh                                  (seed 0, everything)
 #        SEEDS="0 1 2" PARTITIONS=classes:2 bench/run-learning.sh  (three seeds of one partition)
 #        SEEDS=42 PARTITION_RANDOM=numpy bench/run-learning.sh    (the reference's own partitions)
+#        SEEDS="43 44" PARTITION_SEED=42 PARTITION_RANDOM=numpy bench/run-learning.sh
+#                                                   (the reference's partition, other training seeds)
 #        ROUNDS=2 EPOCHS=1 TRAIN_SAMPLES=2000 BENCHMARKS=0 bench/run-learning.sh   (a smoke run)
 # Needs Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist) and the .NET SDK.
 set -euo pipefail
@@ -30,6 +32,10 @@ INIT=${INIT:-torch}                 # torch: PyTorch's defaults, as the publishe
 # numpy: partitions drawn by numpy's RandomState, index-identical to Flower's for the same seed
 # (its default dataset seed is 42); runs go to $OUT/<init>-init-numpy-partitions/ instead.
 PARTITION_RANDOM=${PARTITION_RANDOM:-dotnet}
+# PARTITION_SEED: one partition for every seed (Flower's published runs all used dataset seed 42,
+# varying only PyTorch's unseeded initialization and shuffles); runs go to
+# $OUT/<init>-init[-numpy]-partition-<n>/seed-<n>/ instead.
+PARTITION_SEED=${PARTITION_SEED:-}
 PARTITIONS=${PARTITIONS:-"iid dirichlet:0.5 classes:2 classes:3"}
 STRATEGIES=${STRATEGIES:-"fedavg fedprox:0.01"}
 TRAIN_SAMPLES=${TRAIN_SAMPLES:-0}   # 0: all 60,000
@@ -47,21 +53,31 @@ fi
 
 { date -u; uname -m; nproc; free -h; uptime; } > "$(mkdir -p "$OUT" && echo "$OUT")/machine.txt"
 
+# The folder of one kind of run: <init>-init, -numpy-partitions or -numpy-partition-<n> after it.
+run_root() {
+  local root="$INIT-init"
+  if [ -n "$PARTITION_SEED" ]; then
+    root+="$([ "$PARTITION_RANDOM" = numpy ] && echo -numpy)-partition-$PARTITION_SEED"
+  elif [ "$PARTITION_RANDOM" = numpy ]; then
+    root+=-numpy-partitions
+  fi
+  echo "$root"
+}
+
 run_one() {
-  local seed=$1 partition=$2 strategy=$3 dir variant=""
-  if [ "$PARTITION_RANDOM" = numpy ]; then variant=-numpy-partitions; fi
-  dir="$OUT/$INIT-init$variant/seed-$seed/${partition//:/-}"
+  local seed=$1 partition=$2 strategy=$3 dir
+  dir="$OUT/$(run_root)/seed-$seed/${partition//:/-}"
   mkdir -p "$dir"
   dotnet "$EXPERIMENTS" --partition "$partition" --strategy "$strategy" \
     --clients 10 --rounds "$ROUNDS" --epochs "$EPOCHS" --batch 64 \
     --lr 0.01 --momentum 0.9 --weight-decay 1e-5 --model cnn --seed "$seed" --init "$INIT" \
-    --partition-random "$PARTITION_RANDOM" \
+    --partition-random "$PARTITION_RANDOM" ${PARTITION_SEED:+--partition-seed "$PARTITION_SEED"} \
     --train-samples "$TRAIN_SAMPLES" --threads "$THREADS" --out "$dir" \
     $([ "$RESUME" = 1 ] && echo --resume) >> "$dir/log-${strategy//:/-}.txt" 2>&1
   echo "done: seed $seed $partition $strategy (see $dir)"
 }
-export -f run_one
-export OUT ROUNDS EPOCHS THREADS INIT PARTITION_RANDOM TRAIN_SAMPLES EXPERIMENTS RESUME
+export -f run_one run_root
+export OUT ROUNDS EPOCHS THREADS INIT PARTITION_RANDOM PARTITION_SEED TRAIN_SAMPLES EXPERIMENTS RESUME
 
 job_list() {
   if [ -n "$JOBS" ]; then
@@ -78,7 +94,7 @@ job_list() {
 job_list | xargs -P "$PARALLEL" -L 1 bash -c 'run_one "$@"' _
 
 # Best accuracy per run, and per cell the mean and spread over seeds, against the published table.
-dotnet "$EXPERIMENTS" summary "$OUT/$INIT-init" | tee "$OUT/$INIT-init/summary.md"
+dotnet "$EXPERIMENTS" summary "$OUT/$(run_root)" | tee "$OUT/$(run_root)/summary.md"
 
 if [ "$BENCHMARKS" = 1 ]; then
   dotnet build bench/Fractal.Benchmarks -c Release

@@ -26,6 +26,9 @@ internal sealed class ExperimentSettings
           --train-samples N  use only the first N training images (0: all 60000)   [0]
           --test-samples N   evaluate on the first N test images (0: all 10000)    [0]
           --seed S           seed for partition, initialization and shuffling      [0]
+          --partition-seed S seed for the partition alone, so that runs with     [--seed]
+                             different --seed train on one partition (Flower's
+                             NIID-Bench kept dataset seed 42 for all its runs)
           --init NAME        initial weights: he, or torch (PyTorch's default, as   [he]
                              NIID-Bench's models start)
           --partition-random dotnet, or numpy (numpy's RandomState, as Flower's     [dotnet]
@@ -63,6 +66,11 @@ internal sealed class ExperimentSettings
 
     public int Seed { get; private set; }
 
+    /// <summary>The partition's seed: <see cref="Seed"/> unless --partition-seed gives another.</summary>
+    public int PartitionSeed => _explicitPartitionSeed ?? Seed;
+
+    private int? _explicitPartitionSeed;
+
     public ParameterInitialization Initialization { get; private set; } = ParameterInitialization.He;
 
     public PartitionRandomSource PartitionRandom { get; private set; } = PartitionRandomSource.DotNet;
@@ -81,7 +89,7 @@ internal sealed class ExperimentSettings
     /// </summary>
     public string RunTag(PartitionSpec partition, string strategy) => string.Create(
         CultureInfo.InvariantCulture,
-        $"model={Model} clients={Clients} epochs={Epochs} batch={BatchSize} lr={LearningRate} momentum={Momentum} wd={WeightDecay} train={TrainSamples} test={TestSamples} seed={Seed} partition={partition} strategy={strategy}{(Initialization == ParameterInitialization.He ? string.Empty : " init=torch")}{(PartitionRandom == PartitionRandomSource.DotNet ? string.Empty : " partition-random=numpy")}");
+        $"model={Model} clients={Clients} epochs={Epochs} batch={BatchSize} lr={LearningRate} momentum={Momentum} wd={WeightDecay} train={TrainSamples} test={TestSamples} seed={Seed} partition={partition} strategy={strategy}{(Initialization == ParameterInitialization.He ? string.Empty : " init=torch")}{(PartitionRandom == PartitionRandomSource.DotNet ? string.Empty : " partition-random=numpy")}{(PartitionSeed == Seed ? string.Empty : $" partition-seed={PartitionSeed}")}");
 
     /// <summary>Parses the arguments.</summary>
     /// <exception cref="FormatException">An option is unknown, lacks its value, or has a bad value; the message names it.</exception>
@@ -151,6 +159,9 @@ internal sealed class ExperimentSettings
                 case "--seed":
                     s.Seed = Int(option, value, int.MinValue, int.MaxValue);
                     break;
+                case "--partition-seed":
+                    s._explicitPartitionSeed = Int(option, value, int.MinValue, int.MaxValue);
+                    break;
                 case "--init":
                     s.Initialization = OneOf(option, value, ("he", ParameterInitialization.He), ("torch", ParameterInitialization.TorchDefault));
                     break;
@@ -171,9 +182,10 @@ internal sealed class ExperimentSettings
             }
         }
 
-        if (s.PartitionRandom == PartitionRandomSource.Numpy && s.Seed < 0)
+        if (s.PartitionRandom == PartitionRandomSource.Numpy && s.PartitionSeed < 0)
         {
-            throw new FormatException($"Option --seed: {s.Seed} is negative; numpy's RandomState (--partition-random numpy) takes seeds from 0 to 2147483647 here.");
+            var option = s._explicitPartitionSeed is null ? "--seed" : "--partition-seed";
+            throw new FormatException($"Option {option}: {s.PartitionSeed} is negative; numpy's RandomState (--partition-random numpy) takes seeds from 0 to 2147483647 here.");
         }
 
         return s;

@@ -94,13 +94,13 @@ var series = new List<(string Name, IReadOnlyList<(int Round, double Accuracy)> 
 
 Console.WriteLine(string.Create(
     CultureInfo.InvariantCulture,
-    $"model {spec}, {settings.Clients} clients, {settings.Rounds} rounds x {settings.Epochs} epochs, batch {settings.BatchSize}, lr {settings.LearningRate}, momentum {settings.Momentum}, wd {settings.WeightDecay}, train {train.Count}, seed {settings.Seed}, init {settings.Initialization}, partition random {settings.PartitionRandom}"));
+    $"model {spec}, {settings.Clients} clients, {settings.Rounds} rounds x {settings.Epochs} epochs, batch {settings.BatchSize}, lr {settings.LearningRate}, momentum {settings.Momentum}, wd {settings.WeightDecay}, train {train.Count}, seed {settings.Seed}, partition seed {settings.PartitionSeed}, init {settings.Initialization}, partition random {settings.PartitionRandom}"));
 
 try
 {
     foreach (var partitionSpec in settings.Partitions)
     {
-        var partition = partitionSpec.Apply(train.Labels.Span, train.ClassCount, settings.Clients, settings.Seed, settings.PartitionRandom);
+        var partition = partitionSpec.Apply(train.Labels.Span, train.ClassCount, settings.Clients, settings.PartitionSeed, settings.PartitionRandom);
         var sizes = string.Join(' ', partition.Clients.Select(c => c.Length));
         var labels = train.Labels;
 

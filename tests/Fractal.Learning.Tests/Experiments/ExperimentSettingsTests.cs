@@ -52,4 +52,36 @@ public sealed class ExperimentSettingsTests
 
         Assert.Contains("needs a value", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void PartitionSeed_Default_IsTheSeedAndLeavesTheRunTagAsBefore()
+    {
+        var plain = ExperimentSettings.Parse(["--partition-random", "numpy", "--seed", "42", "--init", "torch"]);
+        var same = ExperimentSettings.Parse(["--partition-random", "numpy", "--seed", "42", "--partition-seed", "42", "--init", "torch"]);
+
+        // A run whose partition seed equals its seed is the run made before the option existed.
+        Assert.Equal(42, plain.PartitionSeed);
+        Assert.Equal(plain.RunTag(PartitionSpec.Classes(2), "fedavg"), same.RunTag(PartitionSpec.Classes(2), "fedavg"));
+    }
+
+    [Fact]
+    public void PartitionSeed_Different_IsUsedAndNamedInTheRunTag()
+    {
+        var settings = ExperimentSettings.Parse(["--seed", "43", "--partition-seed", "42", "--partition-random", "numpy"]);
+
+        Assert.Equal(43, settings.Seed);
+        Assert.Equal(42, settings.PartitionSeed);
+        Assert.EndsWith(" partition-random=numpy partition-seed=42", settings.RunTag(PartitionSpec.Classes(2), "fedavg"), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("-1")]
+    [InlineData("forty-two")]
+    [InlineData("99999999999")]
+    public void PartitionSeed_BadValue_IsRejectedByName(string value)
+    {
+        var error = Assert.Throws<FormatException>(() => ExperimentSettings.Parse(["--seed", "1", "--partition-seed", value, "--partition-random", "numpy"]));
+
+        Assert.Contains("--partition-seed", error.Message, StringComparison.Ordinal);
+    }
 }
