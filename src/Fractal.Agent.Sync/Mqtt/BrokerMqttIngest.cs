@@ -44,8 +44,10 @@ internal sealed class BrokerMqttIngest(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var o = options.Value;
-        // Many packets per socket call each way: a group commit's PUBACKs leave together (BufferedMqttChannel).
-        using var client = new MqttClientFactory().CreateMqttClient(new BufferedClientAdapterFactory());
+        // Many packets per socket call each way: a group commit's PUBACKs leave together, and,
+        // with Mqtt:ReadCoalescing set, a streaming broker's PUBLISHes are received together
+        // (BufferedMqttChannel).
+        using var client = new MqttClientFactory().CreateMqttClient(new BufferedClientAdapterFactory(o.ReadCoalescing, time));
         _client = client;
         client.ApplicationMessageReceivedAsync += e =>
         {

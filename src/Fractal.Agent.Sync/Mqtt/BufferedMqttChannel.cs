@@ -24,6 +24,11 @@ namespace Fractal.Agent.Sync.Mqtt;
 /// <list type="bullet">
 /// <item>Reads: one receive fills a 64 KiB buffer with whatever has arrived; MQTTnet's small reads
 /// are served from it. An idle connection waits in the receive as before.</item>
+/// <item>Read coalescing: read at once, a streaming broker's PUBLISHes were still taken one or two
+/// per receive, each with its own wake-up. While the connection has brought at least
+/// <see cref="CoalesceMinBytes"/> per coalescing interval over the last
+/// <see cref="RateWindow"/>, the channel waits that interval before the next receive, so one
+/// receive takes what arrived meanwhile. A slower connection is read at once.</item>
 /// <item>Writes: a write copies the packet into a pending buffer; one send loop writes out
 /// everything pending, in order. The first packet on an idle connection goes out at once; on a
 /// busy one, packets leave in groups. A packet counts as written once it is queued, so a PUBACK
@@ -34,8 +39,21 @@ namespace Fractal.Agent.Sync.Mqtt;
 /// </list>
 /// See docs/design/0002-durable-buffer.md, "Acknowledgements on the wire".
 /// </remarks>
-internal sealed class BufferedMqttChannel(IMqttChannel inner) : IMqttChannel
+internal sealed class BufferedMqttChannel(IMqttChannel inner, TimeSpan readCoalescing = default, TimeProvider? time = null) : IMqttChannel
 {
+    /// <summary>Bytes per coalescing interval from which waiting before a receive pays: a few small PUBLISHes.</summary>
+    public const int CoalesceMinBytes = 512;
+
+    /// <summary>How long a rate is measured before it decides whether receives wait.</summary>
+    public static readonly TimeSpan RateWindow = TimeSpan.FromMilliseconds(20);
+
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
+    // Read coalescing: bytes received since _windowStart, and the decision of the last full window.
+    private long _windowStart;
+    private long _windowBytes;
+    private bool _streaming;
+
     /// <summary>Queued bytes beyond which writers wait for the send loop.</summary>
     public const int MaxPendingBytes = 256 * 1024;
 
@@ -92,8 +110,17 @@ internal sealed class BufferedMqttChannel(IMqttChannel inner) : IMqttChannel
         return _readStart < _readEnd ? Task.FromResult(TakeReadAhead(buffer, offset, count)) : ReceiveAsync(buffer, offset, count, cancellationToken);
     }
 
+    /// <summary>Receives that waited the coalescing interval first (for tests and diagnostics).</summary>
+    public long CoalescedReceives { get; private set; }
+
     private async Task<int> ReceiveAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
     {
+        if (_streaming)
+        {
+            CoalescedReceives++;
+            await Task.Delay(readCoalescing, _time, cancellationToken).ConfigureAwait(false);
+        }
+
         var received = await inner.ReadAsync(_readAhead, 0, _readAhead.Length, cancellationToken).ConfigureAwait(false);
         Receives++;
         if (received <= 0)
@@ -101,8 +128,35 @@ internal sealed class BufferedMqttChannel(IMqttChannel inner) : IMqttChannel
             return received; // closed
         }
 
+        MeasureRate(received);
+
         (_readStart, _readEnd) = (0, received);
         return TakeReadAhead(buffer, offset, count);
+    }
+
+    /// <summary>Counts a receive's bytes; at the end of each rate window, decides whether the next receives wait.</summary>
+    private void MeasureRate(int received)
+    {
+        if (readCoalescing <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        var now = _time.GetTimestamp();
+        if (_windowStart == 0)
+        {
+            _windowStart = now;
+        }
+
+        _windowBytes += received;
+        var elapsed = _time.GetElapsedTime(_windowStart, now);
+        if (elapsed >= RateWindow)
+        {
+            // The bytes one interval gathers at the window's rate. After an idle spell the window
+            // is long and the rate low, so a connection that went quiet is read at once again.
+            _streaming = _windowBytes * readCoalescing.Ticks >= CoalesceMinBytes * elapsed.Ticks;
+            (_windowStart, _windowBytes) = (now, 0);
+        }
     }
 
     private int TakeReadAhead(byte[] buffer, int offset, int count)
@@ -222,7 +276,7 @@ internal sealed class BufferedMqttChannel(IMqttChannel inner) : IMqttChannel
 /// MQTTnet's client adapter factory for TCP, with <see cref="BufferedMqttChannel"/> around its
 /// TCP channel. Everything else is what MQTTnet's own factory builds.
 /// </summary>
-internal sealed class BufferedClientAdapterFactory : IMqttClientAdapterFactory
+internal sealed class BufferedClientAdapterFactory(TimeSpan readCoalescing, TimeProvider time) : IMqttClientAdapterFactory
 {
     public IMqttChannelAdapter CreateClientAdapter(MqttClientOptions options, MqttPacketInspector packetInspector, IMqttNetLogger logger)
     {
@@ -232,7 +286,7 @@ internal sealed class BufferedClientAdapterFactory : IMqttClientAdapterFactory
             return new MqttClientAdapterFactory().CreateClientAdapter(options, packetInspector, logger);
         }
 
-        var channel = new BufferedMqttChannel(new MqttTcpChannel(options));
+        var channel = new BufferedMqttChannel(new MqttTcpChannel(options), readCoalescing, time);
         var packetFormatter = new MqttPacketFormatterAdapter(options.ProtocolVersion, new MqttBufferWriter(options.WriterBufferSize, options.WriterBufferSizeMax));
         return new MqttChannelAdapter(channel, packetFormatter, logger)
         {

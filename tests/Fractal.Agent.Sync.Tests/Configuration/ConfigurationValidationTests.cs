@@ -23,6 +23,8 @@ public sealed class ConfigurationValidationTests : IDisposable
     [InlineData("Buffer:GroupCommitDelay", "00:00:01", "Buffer:GroupCommitDelay='00:00:01'")]
     [InlineData("Buffer:GroupCommitDelay", "-00:00:00.001", "Buffer:GroupCommitDelay='-00:00:00.0010000'")]
     [InlineData("Mqtt:EmbeddedPort", "70000", "Mqtt:EmbeddedPort='70000'")]
+    [InlineData("Mqtt:ReadCoalescing", "00:00:01", "Mqtt:ReadCoalescing='00:00:01'")]
+    [InlineData("Mqtt:ReadCoalescing", "-00:00:00.001", "Mqtt:ReadCoalescing='-00:00:00.0010000'")]
     [InlineData("Uplinks:hub:AttemptTimeout", "00:00:00.001", "Uplinks:hub:AttemptTimeout='00:00:00.0010000'")]
     [InlineData("Uplinks:kafka:BreakDuration", "02:00:00", "Uplinks:kafka:BreakDuration='02:00:00'")]
     public async Task Start_ValueOutOfRange_ThrowsNamingKeyAndValue(string key, string value, string expected)
@@ -48,6 +50,7 @@ public sealed class ConfigurationValidationTests : IDisposable
             ["Mqtt:EmbeddedPort"] = port.ToString(CultureInfo.InvariantCulture),
             ["Buffer:QuotaBytes"] = "33554432",
             ["Uplinks:hub:AttemptTimeout"] = "00:00:02",
+            ["Mqtt:ReadCoalescing"] = "00:00:00.003",
         });
         var buffer = agent.Services.GetRequiredService<IOptions<BufferOptions>>().Value;
         var hub = agent.Services.GetRequiredService<IOptionsMonitor<UplinkDeliveryOptions>>().Get("hub");
@@ -55,6 +58,7 @@ public sealed class ConfigurationValidationTests : IDisposable
         Assert.Equal(33_554_432, buffer.QuotaBytes);
         Assert.Equal(TimeSpan.FromSeconds(2), hub.AttemptTimeout);
         Assert.Equal(port, mqtt.EmbeddedPort);
+        Assert.Equal(TimeSpan.FromMilliseconds(3), mqtt.ReadCoalescing);
     }
 
     [Theory]

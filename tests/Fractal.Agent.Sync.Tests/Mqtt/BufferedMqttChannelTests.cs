@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Fractal.Agent.Sync.Mqtt;
+using Microsoft.Extensions.Time.Testing;
 using MQTTnet.Channel;
 using MQTTnet.Exceptions;
 
@@ -154,6 +155,113 @@ public sealed class BufferedMqttChannelTests
         var channel = new BufferedMqttChannel(new RecordingChannel());
 
         Assert.Equal(0, await channel.ReadAsync(new byte[4], 0, 4, CancellationToken.None));
+    }
+
+    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>Receives <paramref name="count"/> chunks of <paramref name="bytes"/>, <paramref name="gap"/> apart on the fake clock.</summary>
+    private static async Task ReceiveChunksAsync(BufferedMqttChannel channel, RecordingChannel socket, FakeTimeProvider time, int count, int bytes, TimeSpan gap)
+    {
+        var buffer = new byte[BufferedMqttChannel.ReadAheadBytes];
+        for (var i = 0; i < count; i++)
+        {
+            socket.Incoming.Enqueue(new byte[bytes]);
+            var read = channel.ReadAsync(buffer, 0, buffer.Length, CancellationToken.None);
+            if (!read.IsCompleted)
+            {
+                time.Advance(Interval); // a coalescing wait, which these helpers let pass
+            }
+
+            Assert.Equal(bytes, await read);
+            time.Advance(gap);
+        }
+    }
+
+    [Fact]
+    public async Task SlowConnection_IsReadAtOnce()
+    {
+        var socket = new RecordingChannel();
+        var time = new FakeTimeProvider();
+        var channel = new BufferedMqttChannel(socket, Interval, time);
+
+        // 100 bytes every 10 ms: 10 bytes per interval, far below what makes waiting pay.
+        await ReceiveChunksAsync(channel, socket, time, 20, 100, TimeSpan.FromMilliseconds(10));
+
+        socket.Incoming.Enqueue([1]);
+        Assert.True(channel.ReadAsync(new byte[8], 0, 8, CancellationToken.None).IsCompleted);
+        Assert.Equal(0, channel.CoalescedReceives);
+    }
+
+    [Fact]
+    public async Task StreamingConnection_WaitsOneIntervalBeforeTheNextReceive()
+    {
+        var socket = new RecordingChannel();
+        var time = new FakeTimeProvider();
+        var channel = new BufferedMqttChannel(socket, Interval, time);
+
+        // 1,000 bytes per millisecond for longer than the rate window.
+        await ReceiveChunksAsync(channel, socket, time, 30, 1000, Interval);
+        var coalescedBefore = channel.CoalescedReceives;
+
+        socket.Incoming.Enqueue([1, 2, 3]);
+        var buffer = new byte[8];
+        var read = channel.ReadAsync(buffer, 0, 8, CancellationToken.None);
+        Assert.False(read.IsCompleted);
+        Assert.Single(socket.Incoming); // the socket is not read during the wait
+
+        time.Advance(Interval);
+        Assert.Equal(3, await read);
+        Assert.Equal(coalescedBefore + 1, channel.CoalescedReceives);
+    }
+
+    [Fact]
+    public async Task StreamingConnection_ThatGoesQuiet_IsReadAtOnceAgain()
+    {
+        var socket = new RecordingChannel();
+        var time = new FakeTimeProvider();
+        var channel = new BufferedMqttChannel(socket, Interval, time);
+        await ReceiveChunksAsync(channel, socket, time, 30, 1000, Interval);
+
+        // A quiet second, then receives: the first still waits (decided before it) and closes a
+        // window whose rate is low, so the ones after it are immediate.
+        time.Advance(TimeSpan.FromSeconds(1));
+        await ReceiveChunksAsync(channel, socket, time, 2, 10, TimeSpan.Zero);
+        var coalesced = channel.CoalescedReceives;
+
+        socket.Incoming.Enqueue([1]);
+        Assert.True(channel.ReadAsync(new byte[8], 0, 8, CancellationToken.None).IsCompleted);
+        Assert.Equal(coalesced, channel.CoalescedReceives);
+    }
+
+    [Fact]
+    public async Task ZeroInterval_NeverWaits_EvenWhenStreaming()
+    {
+        var socket = new RecordingChannel();
+        var time = new FakeTimeProvider();
+        var channel = new BufferedMqttChannel(socket, TimeSpan.Zero, time);
+
+        await ReceiveChunksAsync(channel, socket, time, 30, 1000, Interval);
+
+        socket.Incoming.Enqueue([1]);
+        Assert.True(channel.ReadAsync(new byte[8], 0, 8, CancellationToken.None).IsCompleted);
+        Assert.Equal(0, channel.CoalescedReceives);
+    }
+
+    [Fact]
+    public async Task CancelledDuringTheWait_ThrowsAndLeavesTheDataUnread()
+    {
+        var socket = new RecordingChannel();
+        var time = new FakeTimeProvider();
+        var channel = new BufferedMqttChannel(socket, Interval, time);
+        await ReceiveChunksAsync(channel, socket, time, 30, 1000, Interval);
+        socket.Incoming.Enqueue([9]);
+        using var cancel = new CancellationTokenSource();
+
+        var read = channel.ReadAsync(new byte[8], 0, 8, cancel.Token);
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => read);
+        Assert.Single(socket.Incoming);
     }
 
     /// <summary>An in-memory socket: records each write; the first one can be held open by <see cref="Gate"/>.</summary>
