@@ -38,7 +38,9 @@ internal static class MqttBenchmark
         var settings = args.Strings("settings", string.Empty)
             .Select(pair => pair.Split('=', 2))
             .ToDictionary(kv => kv[0], kv => kv.Length == 2 ? kv[1] : throw new ArgumentException($"--settings wants Key=Value pairs, got '{kv[0]}'."));
-        var agent = new AgentUnderTest(packagedAgent, settings);
+        // The packaged agent at another scheduling niceness than the broker and the publishers
+        // (--agent-nice 10: they run first when the cores are short). 0, as the systemd unit runs it.
+        var agent = new AgentUnderTest(packagedAgent, settings, args.Int("agent-nice", 0));
         if (agent.IsPackaged && !File.Exists(packagedAgent))
         {
             throw new FileNotFoundException($"No agent at {packagedAgent}; publish it first (see docs/benchmarks.md).", packagedAgent);
@@ -57,7 +59,7 @@ internal static class MqttBenchmark
         Report.Line($"{messages:N0} QoS 1 messages per measurement, JSON readings of {values} values {(ids ? "with" : "without")} a sensor id ({payloads.Average(p => p.Length):N0} B average); " +
             $"mosquitto {MosquittoVersion()} (max_inflight_messages {receiveMaximum}, persistence off, set_tcp_nodelay true) on loopback; subscriber Receive Maximum {receiveMaximum}; " +
             $"publishers keep at most {backlog:N0} readings published but not yet received or committed (so that what is measured is sustained delivery, not how fast a backlog piles up at the broker); " +
-            $"agent: {(agent.IsPackaged ? $"the process {Path.GetFileName(agent.Executable)} (commits read from its metrics every 50 ms, every 5 ms for the last 1,500)" : "its data path in this process")}" +
+            $"agent: {(agent.IsPackaged ? $"the process {Path.GetFileName(agent.Executable)} at niceness {agent.Niceness} (commits read from its metrics every 50 ms, every 5 ms for the last 1,500)" : "its data path in this process")}" +
             $"{(agent.Settings.Count == 0 ? string.Empty : " with " + string.Join(", ", agent.Settings.Select(kv => $"{kv.Key}={kv.Value}")))}; " +
             $"{rounds} rounds, baseline and agent alternating, after {warmUpRounds} unmeasured round(s) of each at the first shape. Time = first PUBLISH until the last reading is received (baseline) or committed (agent).");
         Report.Line(string.Empty);
@@ -117,7 +119,7 @@ internal static class MqttBenchmark
             {
                 (false, _) => await PlainSubscriber.StartAsync(broker.Host, broker.Port, receiveMaximum),
                 (true, false) => await AgentSubscriber.StartAsync(broker.Host, broker.Port, receiveMaximum, dir, agent.Settings),
-                (true, true) => await PackagedAgentSubscriber.StartAsync(agent.Executable, broker.Host, broker.Port, receiveMaximum, dir, agent.Settings),
+                (true, true) => await PackagedAgentSubscriber.StartAsync(agent.Executable, agent.Niceness, broker.Host, broker.Port, receiveMaximum, dir, agent.Settings),
             };
             return await MeasureAsync(broker, sink, payloads, publishers, inflight, backlog);
         }
@@ -264,7 +266,7 @@ internal static class MqttBenchmark
     }
 
     /// <summary>Which agent is measured: in this process, or the published executable; with what settings.</summary>
-    private sealed record AgentUnderTest(string Executable, IReadOnlyDictionary<string, string> Settings)
+    private sealed record AgentUnderTest(string Executable, IReadOnlyDictionary<string, string> Settings, int Niceness)
     {
         public bool IsPackaged => Executable.Length > 0;
     }

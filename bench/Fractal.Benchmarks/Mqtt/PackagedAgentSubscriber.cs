@@ -53,7 +53,7 @@ internal sealed class PackagedAgentSubscriber : Sink
     }
 
     /// <summary>Starts the agent at <paramref name="agent"/> and waits until its metrics answer.</summary>
-    public static async Task<PackagedAgentSubscriber> StartAsync(string agent, string host, int port, int receiveMaximum, string stateDirectory, IReadOnlyDictionary<string, string> settings)
+    public static async Task<PackagedAgentSubscriber> StartAsync(string agent, int niceness, string host, int port, int receiveMaximum, string stateDirectory, IReadOnlyDictionary<string, string> settings)
     {
         var clientId = $"bench-agent-{Guid.NewGuid():N}";
         var metricsPort = FreePort.Next();
@@ -61,7 +61,7 @@ internal sealed class PackagedAgentSubscriber : Sink
         configuration.TryAdd("Metrics:Host", "127.0.0.1");
         configuration.TryAdd("Metrics:Port", metricsPort.ToString(CultureInfo.InvariantCulture));
         configuration.TryAdd("Logging:LogLevel:Default", "Warning");
-        var process = PublishedAgent.Start(agent, configuration.Select(kv => $"--{kv.Key}={kv.Value}"));
+        var process = PublishedAgent.Start(agent, configuration.Select(kv => $"--{kv.Key}={kv.Value}"), niceness: niceness);
         var sink = new PackagedAgentSubscriber(process, new Uri($"http://127.0.0.1:{metricsPort}/metrics"), clientId);
         var deadline = Stopwatch.StartNew();
         while (true)

@@ -28,7 +28,7 @@ public sealed class ChildProcess : IAsyncDisposable
     /// <summary>Everything the process printed so far (stdout and stderr), for assertions and failure messages.</summary>
     public string Output => string.Join('\n', _lines);
 
-    public static ChildProcess StartDotnet(string dll, IEnumerable<string> args, IDictionary<string, string>? environment = null)
+    public static ChildProcess StartDotnet(string dll, IEnumerable<string> args, IDictionary<string, string>? environment = null, int niceness = 0)
     {
         var withWorkstationGc = new Dictionary<string, string> { ["DOTNET_gcServer"] = "0" };
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
@@ -36,12 +36,22 @@ public sealed class ChildProcess : IAsyncDisposable
             withWorkstationGc[key] = value;
         }
 
-        return Start("dotnet", [dll, .. args], withWorkstationGc);
+        return Start("dotnet", [dll, .. args], withWorkstationGc, niceness);
     }
 
     /// <summary>Starts any executable, such as a published Native AOT program.</summary>
-    public static ChildProcess Start(string fileName, IEnumerable<string> args, IDictionary<string, string>? environment = null)
+    /// <param name="niceness">
+    /// Other than 0: started through <c>nice -n</c>, which execs the program, so the process (its
+    /// id, its CPU time) is the program's and every thread it creates has that niceness.
+    /// </param>
+    public static ChildProcess Start(string fileName, IEnumerable<string> args, IDictionary<string, string>? environment = null, int niceness = 0)
     {
+        if (niceness != 0)
+        {
+            args = ["-n", niceness.ToString(System.Globalization.CultureInfo.InvariantCulture), fileName, .. args];
+            fileName = "nice";
+        }
+
         var info = new ProcessStartInfo(fileName)
         {
             RedirectStandardOutput = true,
