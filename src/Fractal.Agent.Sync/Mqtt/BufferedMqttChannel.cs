@@ -50,7 +50,7 @@ internal sealed class BufferedMqttChannel(IMqttChannel inner, TimeSpan readCoale
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
     // Read coalescing: bytes received since _windowStart, and the decision of the last full window.
-    private long _windowStart;
+    private long _windowStart = (time ?? TimeProvider.System).GetTimestamp();
     private long _windowBytes;
     private bool _streaming;
 
@@ -143,11 +143,6 @@ internal sealed class BufferedMqttChannel(IMqttChannel inner, TimeSpan readCoale
         }
 
         var now = _time.GetTimestamp();
-        if (_windowStart == 0)
-        {
-            _windowStart = now;
-        }
-
         _windowBytes += received;
         var elapsed = _time.GetElapsedTime(_windowStart, now);
         if (elapsed >= RateWindow)

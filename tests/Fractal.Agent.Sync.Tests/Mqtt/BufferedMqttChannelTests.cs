@@ -159,109 +159,115 @@ public sealed class BufferedMqttChannelTests
 
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(1);
 
-    /// <summary>Receives <paramref name="count"/> chunks of <paramref name="bytes"/>, <paramref name="gap"/> apart on the fake clock.</summary>
-    private static async Task ReceiveChunksAsync(BufferedMqttChannel channel, RecordingChannel socket, FakeTimeProvider time, int count, int bytes, TimeSpan gap)
-    {
-        var buffer = new byte[BufferedMqttChannel.ReadAheadBytes];
-        for (var i = 0; i < count; i++)
-        {
-            socket.Incoming.Enqueue(new byte[bytes]);
-            var read = channel.ReadAsync(buffer, 0, buffer.Length, CancellationToken.None);
-            if (!read.IsCompleted)
-            {
-                time.Advance(Interval); // a coalescing wait, which these helpers let pass
-            }
-
-            Assert.Equal(bytes, await read);
-            time.Advance(gap);
-        }
-    }
-
     [Fact]
     public async Task SlowConnection_IsReadAtOnce()
     {
-        var socket = new RecordingChannel();
-        var time = new FakeTimeProvider();
-        var channel = new BufferedMqttChannel(socket, Interval, time);
+        var c = new CoalescingChannel(Interval);
 
         // 100 bytes every 10 ms: 10 bytes per interval, far below what makes waiting pay.
-        await ReceiveChunksAsync(channel, socket, time, 20, 100, TimeSpan.FromMilliseconds(10));
+        await c.ReceiveChunksAsync(20, 100, TimeSpan.FromMilliseconds(10));
 
-        socket.Incoming.Enqueue([1]);
-        Assert.True(channel.ReadAsync(new byte[8], 0, 8, CancellationToken.None).IsCompleted);
-        Assert.Equal(0, channel.CoalescedReceives);
+        Assert.True(c.NextReadIsImmediate());
+        Assert.Equal(0, c.Channel.CoalescedReceives);
     }
 
     [Fact]
     public async Task StreamingConnection_WaitsOneIntervalBeforeTheNextReceive()
     {
-        var socket = new RecordingChannel();
-        var time = new FakeTimeProvider();
-        var channel = new BufferedMqttChannel(socket, Interval, time);
+        var c = new CoalescingChannel(Interval);
+        await c.StreamAsync();
+        var coalescedBefore = c.Channel.CoalescedReceives;
 
-        // 1,000 bytes per millisecond for longer than the rate window.
-        await ReceiveChunksAsync(channel, socket, time, 30, 1000, Interval);
-        var coalescedBefore = channel.CoalescedReceives;
-
-        socket.Incoming.Enqueue([1, 2, 3]);
-        var buffer = new byte[8];
-        var read = channel.ReadAsync(buffer, 0, 8, CancellationToken.None);
+        c.Socket.Incoming.Enqueue([1, 2, 3]);
+        var read = c.Channel.ReadAsync(new byte[8], 0, 8, CancellationToken.None);
         Assert.False(read.IsCompleted);
-        Assert.Single(socket.Incoming); // the socket is not read during the wait
+        Assert.Single(c.Socket.Incoming); // the socket is not read during the wait
 
-        time.Advance(Interval);
+        c.Time.Advance(Interval);
         Assert.Equal(3, await read);
-        Assert.Equal(coalescedBefore + 1, channel.CoalescedReceives);
+        Assert.Equal(coalescedBefore + 1, c.Channel.CoalescedReceives);
     }
 
     [Fact]
     public async Task StreamingConnection_ThatGoesQuiet_IsReadAtOnceAgain()
     {
-        var socket = new RecordingChannel();
-        var time = new FakeTimeProvider();
-        var channel = new BufferedMqttChannel(socket, Interval, time);
-        await ReceiveChunksAsync(channel, socket, time, 30, 1000, Interval);
+        var c = new CoalescingChannel(Interval);
+        await c.StreamAsync();
 
         // A quiet second, then receives: the first still waits (decided before it) and closes a
         // window whose rate is low, so the ones after it are immediate.
-        time.Advance(TimeSpan.FromSeconds(1));
-        await ReceiveChunksAsync(channel, socket, time, 2, 10, TimeSpan.Zero);
-        var coalesced = channel.CoalescedReceives;
+        c.Time.Advance(TimeSpan.FromSeconds(1));
+        await c.ReceiveChunksAsync(2, 10, TimeSpan.Zero);
+        var coalesced = c.Channel.CoalescedReceives;
 
-        socket.Incoming.Enqueue([1]);
-        Assert.True(channel.ReadAsync(new byte[8], 0, 8, CancellationToken.None).IsCompleted);
-        Assert.Equal(coalesced, channel.CoalescedReceives);
+        Assert.True(c.NextReadIsImmediate());
+        Assert.Equal(coalesced, c.Channel.CoalescedReceives);
     }
 
     [Fact]
     public async Task ZeroInterval_NeverWaits_EvenWhenStreaming()
     {
-        var socket = new RecordingChannel();
-        var time = new FakeTimeProvider();
-        var channel = new BufferedMqttChannel(socket, TimeSpan.Zero, time);
+        var c = new CoalescingChannel(TimeSpan.Zero);
 
-        await ReceiveChunksAsync(channel, socket, time, 30, 1000, Interval);
+        await c.StreamAsync();
 
-        socket.Incoming.Enqueue([1]);
-        Assert.True(channel.ReadAsync(new byte[8], 0, 8, CancellationToken.None).IsCompleted);
-        Assert.Equal(0, channel.CoalescedReceives);
+        Assert.True(c.NextReadIsImmediate());
+        Assert.Equal(0, c.Channel.CoalescedReceives);
     }
 
     [Fact]
     public async Task CancelledDuringTheWait_ThrowsAndLeavesTheDataUnread()
     {
-        var socket = new RecordingChannel();
-        var time = new FakeTimeProvider();
-        var channel = new BufferedMqttChannel(socket, Interval, time);
-        await ReceiveChunksAsync(channel, socket, time, 30, 1000, Interval);
-        socket.Incoming.Enqueue([9]);
+        var c = new CoalescingChannel(Interval);
+        await c.StreamAsync();
+        c.Socket.Incoming.Enqueue([9]);
         using var cancel = new CancellationTokenSource();
 
-        var read = channel.ReadAsync(new byte[8], 0, 8, cancel.Token);
+        var read = c.Channel.ReadAsync(new byte[8], 0, 8, cancel.Token);
         await cancel.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => read);
-        Assert.Single(socket.Incoming);
+        Assert.Single(c.Socket.Incoming);
+    }
+
+    /// <summary>A channel with read coalescing over an in-memory socket, on a fake clock.</summary>
+    private sealed class CoalescingChannel
+    {
+        public CoalescingChannel(TimeSpan interval) => Channel = new BufferedMqttChannel(Socket, interval, Time);
+
+        public RecordingChannel Socket { get; } = new();
+
+        public FakeTimeProvider Time { get; } = new();
+
+        public BufferedMqttChannel Channel { get; }
+
+        /// <summary>1,000 bytes per millisecond for longer than the rate window.</summary>
+        public Task StreamAsync() => ReceiveChunksAsync(30, 1000, Interval);
+
+        /// <summary>Receives <paramref name="count"/> chunks of <paramref name="bytes"/>, <paramref name="gap"/> apart on the fake clock.</summary>
+        public async Task ReceiveChunksAsync(int count, int bytes, TimeSpan gap)
+        {
+            var buffer = new byte[BufferedMqttChannel.ReadAheadBytes];
+            for (var i = 0; i < count; i++)
+            {
+                Socket.Incoming.Enqueue(new byte[bytes]);
+                var read = Channel.ReadAsync(buffer, 0, buffer.Length, CancellationToken.None);
+                if (!read.IsCompleted)
+                {
+                    Time.Advance(Interval); // a coalescing wait, which these helpers let pass
+                }
+
+                Assert.Equal(bytes, await read);
+                Time.Advance(gap);
+            }
+        }
+
+        /// <summary>Whether a read of a byte that has arrived completes without waiting.</summary>
+        public bool NextReadIsImmediate()
+        {
+            Socket.Incoming.Enqueue([1]);
+            return Channel.ReadAsync(new byte[8], 0, 8, CancellationToken.None).IsCompleted;
+        }
     }
 
     /// <summary>An in-memory socket: records each write; the first one can be held open by <see cref="Gate"/>.</summary>
