@@ -28,6 +28,41 @@ public sealed class SummaryCommandTests : IDisposable
     }
 
     [Fact]
+    public void Run_FedProxAtSeveralMu_ComparesEachWithThePublishedFedProxAndTunesMuByTheHighestMean()
+    {
+        WriteRun("seed-0/classes-2", "classes-2_fedprox-0.01_torch-init.csv", 0.76);
+        WriteRun("seed-1/classes-2", "classes-2_fedprox-0.01_torch-init.csv", 0.77);
+        WriteRun("seed-0/classes-2", "classes-2_fedprox-0.001_torch-init.csv", 0.79);
+        WriteRun("seed-1/classes-2", "classes-2_fedprox-0.001_torch-init.csv", 0.81);
+        WriteRun("seed-0/classes-2", "classes-2_fedprox-0.1_torch-init.csv", 0.70);
+        WriteRun("seed-0/classes-2", "classes-2_fedavg_torch-init.csv", 0.90);
+
+        var markdown = SummaryCommand.Run([_root, "--rounds", "1"]);
+
+        // Every mu stands against the reference's FedProx column, which is its best over mu.
+        Assert.Contains("| 78.05 ± 0.99 | 2 |", Row(markdown, "| fedprox-0.001 | classes-2 |"), StringComparison.Ordinal);
+        Assert.Contains("| 78.05 ± 0.99 | 1 |", Row(markdown, "| fedprox-0.1 | classes-2 |"), StringComparison.Ordinal);
+        // FedAvg first, then FedProx by ascending mu.
+        var order = new[] { "| fedavg |", "| fedprox-0.001 |", "| fedprox-0.01 |", "| fedprox-0.1 |" }
+            .Select(prefix => markdown.IndexOf(prefix, StringComparison.Ordinal)).ToList();
+        Assert.Equal(order.Order(), order);
+        // Tuned: mu 0.001 has the highest mean (80.00 against 76.50 and 70.00); FedAvg is not a mu.
+        Assert.Equal(
+            "| classes-2 | 0.001 (2), 0.01 (2), 0.1 (1) | 0.001 | 80.00 ± 1.41 | 78.05 ± 0.99 | +1.95 |",
+            Row(markdown, "| classes-2 | 0.001"));
+    }
+
+    [Fact]
+    public void Run_NoFedProxRun_HasNoTunedTable()
+    {
+        WriteRun("seed-0/iid", "iid_fedavg.csv", 0.80);
+
+        var markdown = SummaryCommand.Run([_root, "--rounds", "1"]);
+
+        Assert.DoesNotContain("mu tuned", markdown, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Run_UnfinishedRun_IsMarkedWithItsRoundsAndNotYetAt85()
     {
         WriteRun("seed-0/iid", "iid_fedavg.csv", 0.80, 0.84);
