@@ -32,6 +32,9 @@ internal static class MqttBenchmark
         var backlog = args.Int("backlog", 2 * receiveMaximum);
         var root = args.String("dir", Path.Combine(Path.GetTempPath(), "fractal-bench"));
         var warmUpRounds = args.Int("warmup", 1);
+        // The plain subscriber's kernel socket buffers: by default the agent's own default
+        // (Mqtt:SocketBufferBytes), so that the baseline is not held back by MQTTnet's 8 KiB.
+        var plainSocketBuffer = args.Int("plain-socket-buffer", 256 * 1024);
         // The packaged agent (its own process) instead of the agent's data path in this process.
         var packagedAgent = args.String("agent", string.Empty);
         // Agent configuration for both kinds of agent, e.g. --settings Buffer:GroupCommitDelay=00:00:00.
@@ -49,15 +52,15 @@ internal static class MqttBenchmark
         await using var broker = await MosquittoBroker.StartAsync(maxInflight: receiveMaximum);
         foreach (var ids in args.Strings("ids", "true,false").Select(v => v == "true"))
         {
-            await RunSeriesAsync(broker, messages, values, rounds, warmUpRounds, publisherCounts, inflights, receiveMaximum, backlog, root, ids, agent);
+            await RunSeriesAsync(broker, messages, values, rounds, warmUpRounds, publisherCounts, inflights, receiveMaximum, plainSocketBuffer, backlog, root, ids, agent);
         }
     }
 
-    private static async Task RunSeriesAsync(MosquittoBroker broker, int messages, int values, int rounds, int warmUpRounds, int[] publisherCounts, int[] inflights, int receiveMaximum, int backlog, string root, bool ids, AgentUnderTest agent)
+    private static async Task RunSeriesAsync(MosquittoBroker broker, int messages, int values, int rounds, int warmUpRounds, int[] publisherCounts, int[] inflights, int receiveMaximum, int plainSocketBuffer, int backlog, string root, bool ids, AgentUnderTest agent)
     {
         var payloads = Enumerable.Range(0, messages).Select(i => Readings.Json(i, values, ids ? "sensor-1/" : null)).ToArray();
         Report.Line($"{messages:N0} QoS 1 messages per measurement, JSON readings of {values} values {(ids ? "with" : "without")} a sensor id ({payloads.Average(p => p.Length):N0} B average); " +
-            $"mosquitto {MosquittoVersion()} (max_inflight_messages {receiveMaximum}, persistence off, set_tcp_nodelay true) on loopback; subscriber Receive Maximum {receiveMaximum}; " +
+            $"mosquitto {MosquittoVersion()} (max_inflight_messages {receiveMaximum}, persistence off, set_tcp_nodelay true) on loopback; subscriber Receive Maximum {receiveMaximum}, plain subscriber's socket buffers {plainSocketBuffer:N0} B; " +
             $"publishers keep at most {backlog:N0} readings published but not yet received or committed (so that what is measured is sustained delivery, not how fast a backlog piles up at the broker); " +
             $"agent: {(agent.IsPackaged ? $"the process {Path.GetFileName(agent.Executable)} at niceness {agent.Niceness} (commits read from its metrics every 50 ms, every 5 ms for the last 1,500)" : "its data path in this process")}" +
             $"{(agent.Settings.Count == 0 ? string.Empty : " with " + string.Join(", ", agent.Settings.Select(kv => $"{kv.Key}={kv.Value}")))}; " +
@@ -71,7 +74,7 @@ internal static class MqttBenchmark
         {
             foreach (var agentTurn in new[] { false, true })
             {
-                var m = await MeasureOnceAsync(broker, agentTurn, agent, payloads, publisherCounts[0], inflights[0], receiveMaximum, backlog, root);
+                var m = await MeasureOnceAsync(broker, agentTurn, agent, payloads, publisherCounts[0], inflights[0], receiveMaximum, plainSocketBuffer, backlog, root);
                 Report.Progress($"mqtt warm-up {round + 1}, {(agentTurn ? "agent" : "plain")}: {m.Rate:N0}/s (not counted) {m.Diagnostics}");
             }
         }
@@ -89,7 +92,7 @@ internal static class MqttBenchmark
                     for (var k = 0; k < 2; k++)
                     {
                         var agentTurn = (k + round) % 2 == 1;
-                        var m = await MeasureOnceAsync(broker, agentTurn, agent, payloads, publishers, inflight, receiveMaximum, backlog, root);
+                        var m = await MeasureOnceAsync(broker, agentTurn, agent, payloads, publishers, inflight, receiveMaximum, plainSocketBuffer, backlog, root);
                         (agentTurn ? agentRuns : plain).Add(m);
                         Report.Progress($"mqtt {publishers} pub x {inflight} in flight, round {round + 1}, {(agentTurn ? "agent" : "plain")}: {m.Rate:N0}/s (publishers done at {m.PublishRate:N0}/s){(m.Complete ? string.Empty : " INCOMPLETE")} {m.Diagnostics}");
                     }
@@ -102,22 +105,23 @@ internal static class MqttBenchmark
                     Report.Rate(Report.Median(agentRuns.Select(m => m.Rate))),
                     Report.Ratio(Report.Median(ratios)),
                     string.Join(", ", ratios.Select(Report.Ratio)),
+                    $"{Report.Median(plain.Select(m => m.BrokerCpuPerMessage)):N1} / {Report.Median(agentRuns.Select(m => m.BrokerCpuPerMessage)):N1}",
                     agentRuns.All(m => m.Complete) && plain.All(m => m.Complete) ? "all" : "NO (timeout)",
                 ]);
             }
         }
 
-        Report.Table(["publishers x in flight each", "broker limit: plain subscriber msg/s (median)", "agent: QoS 1 → committed msg/s (median)", "ratio (median)", "per-round ratios", "all delivered"], rows);
+        Report.Table(["publishers x in flight each", "broker limit: plain subscriber msg/s (median)", "agent: QoS 1 → committed msg/s (median)", "ratio (median)", "per-round ratios", "mosquitto CPU µs per message, plain / agent (medians)", "all delivered"], rows);
     }
 
-    private static async Task<Measurement> MeasureOnceAsync(MosquittoBroker broker, bool agentTurn, AgentUnderTest agent, byte[][] payloads, int publishers, int inflight, int receiveMaximum, int backlog, string root)
+    private static async Task<Measurement> MeasureOnceAsync(MosquittoBroker broker, bool agentTurn, AgentUnderTest agent, byte[][] payloads, int publishers, int inflight, int receiveMaximum, int plainSocketBuffer, int backlog, string root)
     {
         var dir = Path.Combine(root, $"mqtt-{Guid.NewGuid():N}");
         try
         {
             Sink sink = (agentTurn, agent.IsPackaged) switch
             {
-                (false, _) => await PlainSubscriber.StartAsync(broker.Host, broker.Port, receiveMaximum),
+                (false, _) => await PlainSubscriber.StartAsync(broker.Host, broker.Port, receiveMaximum, plainSocketBuffer),
                 (true, false) => await AgentSubscriber.StartAsync(broker.Host, broker.Port, receiveMaximum, dir, agent.Settings),
                 (true, true) => await PackagedAgentSubscriber.StartAsync(agent.Executable, agent.Niceness, broker.Host, broker.Port, receiveMaximum, dir, agent.Settings),
             };
@@ -149,6 +153,7 @@ internal static class MqttBenchmark
             sink.MarkStart();
             using var self = Process.GetCurrentProcess();
             var cpuBefore = self.TotalProcessorTime;
+            var brokerCpuBefore = broker.ProcessorTime;
             var jitBefore = System.Runtime.JitInfo.GetCompilationTime();
             var clock = Stopwatch.StartNew();
             var publishing = Task.WhenAll(Enumerable.Range(0, publisherCount * inflight).Select(worker => Task.Run(async () =>
@@ -170,8 +175,11 @@ internal static class MqttBenchmark
             // Publishers and subscriber share this process: the subscriber's extra CPU shows as the
             // difference between the agent's and the plain subscriber's figure.
             var cpuPerMessage = (self.TotalProcessorTime - cpuBefore).TotalMicroseconds / payloads.Length;
+            // The broker's share of the two cores: if one sink made mosquitto work harder per
+            // message (how it acknowledges, in bursts or one by one), it shows here.
+            var brokerCpuPerMessage = (broker.ProcessorTime - brokerCpuBefore).TotalMicroseconds / payloads.Length;
             var jit = System.Runtime.JitInfo.GetCompilationTime() - jitBefore;
-            return new Measurement(sink.Measured.Count / clock.Elapsed.TotalSeconds, payloads.Length / published.TotalSeconds, complete, $"{cpuPerMessage:N1} µs CPU per message in this process (JIT {jit.TotalMilliseconds:N0} ms); longest pause {sink.Measured.LongestGap.TotalMilliseconds:N0} ms; {sink.Diagnostics}");
+            return new Measurement(sink.Measured.Count / clock.Elapsed.TotalSeconds, payloads.Length / published.TotalSeconds, complete, brokerCpuPerMessage, $"{cpuPerMessage:N1} µs CPU per message in this process (JIT {jit.TotalMilliseconds:N0} ms), mosquitto {brokerCpuPerMessage:N1} µs; longest pause {sink.Measured.LongestGap.TotalMilliseconds:N0} ms; {sink.Diagnostics}");
         }
         finally
         {
@@ -271,5 +279,5 @@ internal static class MqttBenchmark
         public bool IsPackaged => Executable.Length > 0;
     }
 
-    private readonly record struct Measurement(double Rate, double PublishRate, bool Complete, string Diagnostics);
+    private readonly record struct Measurement(double Rate, double PublishRate, bool Complete, double BrokerCpuPerMessage, string Diagnostics);
 }

@@ -71,7 +71,8 @@ internal sealed class PlainSubscriber : Sink
         _client = client;
     }
 
-    public static async Task<PlainSubscriber> StartAsync(string host, int port, int receiveMaximum)
+    /// <param name="socketBufferBytes">The connection's kernel buffers, as the agent's <c>Mqtt:SocketBufferBytes</c>.</param>
+    public static async Task<PlainSubscriber> StartAsync(string host, int port, int receiveMaximum, int socketBufferBytes)
     {
         var clientId = $"bench-plain-{Guid.NewGuid():N}";
         var client = new MqttClientFactory().CreateMqttClient();
@@ -81,14 +82,16 @@ internal sealed class PlainSubscriber : Sink
             (e.ApplicationMessage.Topic == MqttBenchmark.MeasuredTopic ? sink.Measured : sink.WarmUp).Signal();
             return Task.CompletedTask;
         };
-        await client.ConnectAsync(new MqttClientOptionsBuilder()
+        var options = new MqttClientOptionsBuilder()
             .WithTcpServer(host, port)
             .WithClientId(clientId)
             .WithProtocolVersion(MqttProtocolVersion.V500)
             .WithCleanStart(false)
             .WithSessionExpiryInterval(uint.MaxValue)
             .WithReceiveMaximum((ushort)receiveMaximum)
-            .Build());
+            .Build();
+        ((MqttClientTcpOptions)options.ChannelOptions).BufferSize = socketBufferBytes;
+        await client.ConnectAsync(options);
         await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter(IngestMessage.TopicFilter, MqttQualityOfServiceLevel.AtLeastOnce).Build());
         return sink;
     }

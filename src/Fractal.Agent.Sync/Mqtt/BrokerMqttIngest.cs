@@ -45,7 +45,7 @@ internal sealed class BrokerMqttIngest(
     {
         var o = options.Value;
         // Many packets per socket call each way: a group commit's PUBACKs leave together, and,
-        // with Mqtt:ReadCoalescing set, a streaming broker's PUBLISHes are received together
+        // with Mqtt:ReadCoalescing (on by default), a streaming broker's PUBLISHes are received together
         // (BufferedMqttChannel).
         using var client = new MqttClientFactory().CreateMqttClient(new BufferedClientAdapterFactory(o.ReadCoalescing, time));
         _client = client;
@@ -63,15 +63,7 @@ internal sealed class BrokerMqttIngest(
             return WriteOrDropAsync(e, commit);
         };
 
-        var clientOptions = new MqttClientOptionsBuilder()
-            .WithTcpServer(o.BrokerHost, o.BrokerPort)
-            .WithClientId(string.IsNullOrEmpty(o.ClientId) ? $"fractal-agent-{identity.NodeId}" : o.ClientId)
-            .WithProtocolVersion(MqttProtocolVersion.V500)
-            .WithCleanStart(false)
-            .WithSessionExpiryInterval(uint.MaxValue)
-            .WithReceiveMaximum((ushort)o.ReceiveMaximum)
-            .WithCredentials(string.IsNullOrEmpty(o.Username) ? null : o.Username, string.IsNullOrEmpty(o.Password) ? null : o.Password)
-            .Build();
+        var clientOptions = ClientOptions(o, identity.NodeId);
 
         var acks = AcknowledgeInOrderAsync(client);
         try
@@ -111,6 +103,23 @@ internal sealed class BrokerMqttIngest(
                 await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(), CancellationToken.None);
             }
         }
+    }
+
+    /// <summary>The broker session: MQTT 5, persistent (clean start off, session never expires), the configured window.</summary>
+    internal static MqttClientOptions ClientOptions(MqttIngestOptions o, string nodeId)
+    {
+        var clientOptions = new MqttClientOptionsBuilder()
+            .WithTcpServer(o.BrokerHost, o.BrokerPort)
+            .WithClientId(string.IsNullOrEmpty(o.ClientId) ? $"fractal-agent-{nodeId}" : o.ClientId)
+            .WithProtocolVersion(MqttProtocolVersion.V500)
+            .WithCleanStart(false)
+            .WithSessionExpiryInterval(uint.MaxValue)
+            .WithReceiveMaximum((ushort)o.ReceiveMaximum)
+            .WithCredentials(string.IsNullOrEmpty(o.Username) ? null : o.Username, string.IsNullOrEmpty(o.Password) ? null : o.Password)
+            .Build();
+        // MQTTnet sets the socket's kernel buffers itself when it connects (8 KiB unless told otherwise).
+        ((MqttClientTcpOptions)clientOptions.ChannelOptions).BufferSize = o.SocketBufferBytes;
+        return clientOptions;
     }
 
     public async ValueTask<bool> TryPublishAsync(string topic, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)

@@ -25,6 +25,8 @@ public sealed class ConfigurationValidationTests : IDisposable
     [InlineData("Mqtt:EmbeddedPort", "70000", "Mqtt:EmbeddedPort='70000'")]
     [InlineData("Mqtt:ReadCoalescing", "00:00:01", "Mqtt:ReadCoalescing='00:00:01'")]
     [InlineData("Mqtt:ReadCoalescing", "-00:00:00.001", "Mqtt:ReadCoalescing='-00:00:00.0010000'")]
+    [InlineData("Mqtt:SocketBufferBytes", "1024", "Mqtt:SocketBufferBytes='1024'")]
+    [InlineData("Mqtt:SocketBufferBytes", "-1", "Mqtt:SocketBufferBytes='-1'")]
     [InlineData("Uplinks:hub:AttemptTimeout", "00:00:00.001", "Uplinks:hub:AttemptTimeout='00:00:00.0010000'")]
     [InlineData("Uplinks:kafka:BreakDuration", "02:00:00", "Uplinks:kafka:BreakDuration='02:00:00'")]
     public async Task Start_ValueOutOfRange_ThrowsNamingKeyAndValue(string key, string value, string expected)
@@ -51,6 +53,7 @@ public sealed class ConfigurationValidationTests : IDisposable
             ["Buffer:QuotaBytes"] = "33554432",
             ["Uplinks:hub:AttemptTimeout"] = "00:00:02",
             ["Mqtt:ReadCoalescing"] = "00:00:00.003",
+            ["Mqtt:SocketBufferBytes"] = "65536",
         });
         var buffer = agent.Services.GetRequiredService<IOptions<BufferOptions>>().Value;
         var hub = agent.Services.GetRequiredService<IOptionsMonitor<UplinkDeliveryOptions>>().Get("hub");
@@ -59,6 +62,7 @@ public sealed class ConfigurationValidationTests : IDisposable
         Assert.Equal(TimeSpan.FromSeconds(2), hub.AttemptTimeout);
         Assert.Equal(port, mqtt.EmbeddedPort);
         Assert.Equal(TimeSpan.FromMilliseconds(3), mqtt.ReadCoalescing);
+        Assert.Equal(65_536, mqtt.SocketBufferBytes);
     }
 
     [Theory]

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Fractal.Agent.Sync.Mqtt;
 using Fractal.Testing;
 using Fractal.Testing.Mosquitto;
 using MQTTnet;
@@ -15,6 +16,28 @@ public sealed class BrokerMqttIngestTests : IDisposable
     private readonly TestDirectory _dir = new("broker-mqtt");
 
     public void Dispose() => _dir.Dispose();
+
+    [Theory]
+    [InlineData(null, 256 * 1024)]
+    [InlineData(65536, 65536)]
+    public void ClientOptions_PersistentSessionWithTheConfiguredWindowAndSocketBuffers(int? configured, int expected)
+    {
+        var mqtt = new MqttIngestOptions { BrokerHost = "broker.local", BrokerPort = 1884, ReceiveMaximum = 500 };
+        if (configured is { } bytes)
+        {
+            mqtt.SocketBufferBytes = bytes;
+        }
+
+        var options = BrokerMqttIngest.ClientOptions(mqtt, "node-7");
+
+        // Not MQTTnet's 8 KiB: that fixed the TCP window at a few dozen readings.
+        Assert.Equal(expected, ((MqttClientTcpOptions)options.ChannelOptions).BufferSize);
+        Assert.Equal("fractal-agent-node-7", options.ClientId);
+        Assert.False(options.CleanSession);
+        Assert.Equal(uint.MaxValue, options.SessionExpiryInterval);
+        Assert.Equal(500, options.ReceiveMaximum);
+        Assert.Equal(MqttProtocolVersion.V500, options.ProtocolVersion);
+    }
 
     private static Dictionary<string, string?> Settings(MosquittoBroker broker) => new()
     {

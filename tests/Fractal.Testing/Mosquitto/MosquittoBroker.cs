@@ -55,6 +55,17 @@ public sealed class MosquittoBroker : IAsyncDisposable
         return broker;
     }
 
+    /// <summary>CPU time (user and system) the broker process has used so far; benchmarks take differences.</summary>
+    public TimeSpan ProcessorTime
+    {
+        get
+        {
+            var process = _process ?? throw new InvalidOperationException("The broker is not running.");
+            process.Refresh();
+            return process.TotalProcessorTime;
+        }
+    }
+
     /// <summary>Stops the broker; safe to call again (a test may stop it early to take it down).</summary>
     public async ValueTask DisposeAsync()
     {
