@@ -17,6 +17,9 @@
 #        SEEDS=42 PARTITION_RANDOM=numpy bench/run-learning.sh    (the reference's own partitions)
 #        SEEDS="43 44" PARTITION_SEED=42 PARTITION_RANDOM=numpy bench/run-learning.sh
 #                                                   (the reference's partition, other training seeds)
+#        STRATEGIES="fedprox:0.001 fedprox:0.01 fedprox:0.1 fedprox:1" bench/run-learning.sh
+#                                                   (FedProx's mu grid: the reference published the
+#                                                    best mu per partition, design 0011)
 #        ROUNDS=2 EPOCHS=1 TRAIN_SAMPLES=2000 BENCHMARKS=0 bench/run-learning.sh   (a smoke run)
 # Needs Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist) and the .NET SDK.
 set -euo pipefail
