@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Fractal.Agent.Sync.Mqtt;
 using Fractal.Benchmarks.Mqtt;
 using Fractal.Testing.Mosquitto;
 using MQTTnet;
@@ -34,7 +35,7 @@ internal static class MqttBenchmark
         var warmUpRounds = args.Int("warmup", 1);
         // The plain subscriber's kernel socket buffers: by default the agent's own default
         // (Mqtt:SocketBufferBytes), so that the baseline is not held back by MQTTnet's 8 KiB.
-        var plainSocketBuffer = args.Int("plain-socket-buffer", 256 * 1024);
+        var plainSocketBuffer = args.Int("plain-socket-buffer", new MqttIngestOptions().SocketBufferBytes);
         // The packaged agent (its own process) instead of the agent's data path in this process.
         var packagedAgent = args.String("agent", string.Empty);
         // Agent configuration for both kinds of agent, e.g. --settings Buffer:GroupCommitDelay=00:00:00.

@@ -2,6 +2,7 @@ using System.Globalization;
 using Fractal.Agent.Sync;
 using Fractal.Agent.Sync.Ingest;
 using Fractal.Agent.Sync.Metrics;
+using Fractal.Agent.Sync.Mqtt;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -82,15 +83,10 @@ internal sealed class PlainSubscriber : Sink
             (e.ApplicationMessage.Topic == MqttBenchmark.MeasuredTopic ? sink.Measured : sink.WarmUp).Signal();
             return Task.CompletedTask;
         };
-        var options = new MqttClientOptionsBuilder()
-            .WithTcpServer(host, port)
-            .WithClientId(clientId)
-            .WithProtocolVersion(MqttProtocolVersion.V500)
-            .WithCleanStart(false)
-            .WithSessionExpiryInterval(uint.MaxValue)
-            .WithReceiveMaximum((ushort)receiveMaximum)
-            .Build();
-        ((MqttClientTcpOptions)options.ChannelOptions).BufferSize = socketBufferBytes;
+        // The agent's own session settings, so that only what the subscriber does differs.
+        var options = BrokerMqttIngest.ClientOptions(
+            new MqttIngestOptions { BrokerHost = host, BrokerPort = port, ClientId = clientId, ReceiveMaximum = receiveMaximum, SocketBufferBytes = socketBufferBytes },
+            nodeId: string.Empty);
         await client.ConnectAsync(options);
         await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter(IngestMessage.TopicFilter, MqttQualityOfServiceLevel.AtLeastOnce).Build());
         return sink;
