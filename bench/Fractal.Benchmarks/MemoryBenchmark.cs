@@ -39,6 +39,10 @@ internal static class MemoryBenchmark
         ["concurrent+gen0-4mb"] = new() { ["DOTNET_gcConcurrent"] = "1", ["DOTNET_GCgen0size"] = "400000" },
         ["concurrent+region-1mb"] = new() { ["DOTNET_gcConcurrent"] = "1", ["DOTNET_GCRegionSize"] = "100000" },
         ["concurrent+gen0-2mb+region-1mb"] = new() { ["DOTNET_gcConcurrent"] = "1", ["DOTNET_GCgen0size"] = "200000", ["DOTNET_GCRegionSize"] = "100000" },
+        // GC regions: 4 MB each by default; every generation holds at least one (docs/design/0013).
+        ["region-1mb"] = new() { ["DOTNET_GCRegionSize"] = "100000" },
+        ["region-2mb"] = new() { ["DOTNET_GCRegionSize"] = "200000" },
+        ["region-4mb"] = new() { ["DOTNET_GCRegionSize"] = "400000" },
         ["hardlimit-32mb"] = new() { ["DOTNET_GCHeapHardLimit"] = "2000000" },
         ["tieredpgo-off"] = new() { ["DOTNET_TieredPGO"] = "0" },
         ["tc-off"] = new() { ["DOTNET_TieredCompilation"] = "0" },
