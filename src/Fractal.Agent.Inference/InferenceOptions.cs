@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Fractal.Agent.Sync;
 
 namespace Fractal.Agent.Inference;
 
@@ -47,4 +48,35 @@ public sealed class InferenceOptions
     /// <value>The default value is 256 (under 1 MB of 28x28 frames).</value>
     [Range(1, 100_000)]
     public int PredictionQueueCapacity { get; set; } = 256;
+
+    /// <summary>
+    /// How often the node retrains the active model on the training reservoir of each stream whose
+    /// policy sets <c>RetrainLocally</c> (distributed learning, docs/design/0015-local-retraining.md).
+    /// </summary>
+    /// <value>The default value is one hour.</value>
+    [TimeSpanRange("00:00:01", "30.00:00:00")]
+    public TimeSpan LocalTrainingInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Usable labeled samples a stream's reservoir must hold before the node retrains on it.</summary>
+    /// <value>The default value is 200.</value>
+    [Range(10, 10_000_000)]
+    public int LocalTrainingMinSamples { get; set; } = 200;
+
+    /// <summary>Fraction of the samples held out of local training to score the active model and the retrained one.</summary>
+    /// <value>The default value is 0.2.</value>
+    [Range(0.05, 0.5)]
+    public double LocalTrainingHoldoutFraction { get; set; } = 0.2;
+
+    /// <summary>Passes over the training samples in one local retraining.</summary>
+    /// <value>The default value is 5.</value>
+    [Range(1, 1_000)]
+    public int LocalTrainingEpochs { get; set; } = 5;
+
+    /// <summary>
+    /// How much better (holdout accuracy, 0-1) a retrained model must score than the active one
+    /// to replace it; a model that is not better is discarded.
+    /// </summary>
+    /// <value>The default value is 0.01 (one point).</value>
+    [Range(0.0, 1.0)]
+    public double LocalTrainingMinAccuracyGain { get; set; } = 0.01;
 }

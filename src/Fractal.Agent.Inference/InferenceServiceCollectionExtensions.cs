@@ -53,4 +53,19 @@ public static class InferenceServiceCollectionExtensions
         services.AddHostedService<PredictionService>();
         return services;
     }
+
+    /// <summary>
+    /// Retrains the active model on the training reservoir of each stream whose policy sets
+    /// <c>RetrainLocally</c> and keeps the result on the node when it scores better
+    /// (<see cref="LocalRetrainingService"/>, distributed learning). Needs <c>AddFractalSync</c>
+    /// and <see cref="AddFractalPredictions"/>.
+    /// </summary>
+    public static IServiceCollection AddFractalLocalRetraining(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.TryAddSingleton<InferenceMetrics>();
+        services.TryAddSingleton<LocalRetrainingService>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, LocalRetrainingService>(sp => sp.GetRequiredService<LocalRetrainingService>()));
+        return services;
+    }
 }

@@ -14,6 +14,7 @@ try
     builder.Services.AddFractalSync(builder.Configuration);
     builder.Services.AddFractalInference(builder.Configuration);
     builder.Services.AddFractalPredictions();
+    builder.Services.AddFractalLocalRetraining();
     using var host = builder.Build();
     await host.RunAsync();
     return ExitCodes.Success;

@@ -29,6 +29,51 @@ public sealed class ModelDeployerTests : IDisposable
     }
 
     [Fact]
+    public void DeployReplacing_WhileTheExpectedVersionIsActive_Deploys()
+    {
+        using var runtime = TestModels.Runtime(_directory.Path);
+        var deployer = Deployer(runtime);
+        deployer.Deploy("v1", TestModels.SpecJson(), TestModels.Onnx(1));
+
+        var info = deployer.DeployReplacing("v1", "v1-local-1", TestModels.SpecJson(), TestModels.Onnx(2));
+
+        Assert.Equal("v1-local-1", info?.Version);
+        Assert.Equal(2, TestModels.Predict(runtime).Label);
+        Assert.Equal("v1", runtime.Previous?.Version);
+    }
+
+    [Fact]
+    public void DeployReplacing_AfterANewerVersionArrived_DeploysNothing()
+    {
+        using var runtime = TestModels.Runtime(_directory.Path);
+        var deployer = Deployer(runtime);
+        deployer.Deploy("v1", TestModels.SpecJson(), TestModels.Onnx(1));
+        deployer.Deploy("v2", TestModels.SpecJson(), TestModels.Onnx(2));
+
+        var info = deployer.DeployReplacing("v1", "v1-local-1", TestModels.SpecJson(), TestModels.Onnx(0));
+
+        Assert.Null(info);
+        Assert.Equal("v2", runtime.Active?.Version);
+        Assert.False(Directory.Exists(Path.Combine(_directory.Path, "v1-local-1")));
+    }
+
+    [Fact]
+    public void ReadActive_ReturnsTheActiveVersionAsStaged()
+    {
+        using var runtime = TestModels.Runtime(_directory.Path);
+        var deployer = Deployer(runtime);
+        Assert.Null(deployer.ReadActive());
+        var onnx = TestModels.Onnx(1);
+        deployer.Deploy("v1", TestModels.SpecJson(), onnx);
+
+        var staged = deployer.ReadActive();
+
+        Assert.Equal("v1", staged?.Version);
+        Assert.Equal(onnx, staged?.OnnxModel);
+        Assert.Equal(TestModels.Inputs, staged?.Spec.InputSize);
+    }
+
+    [Fact]
     public void Rollback_AfterRestart_IsRemembered()
     {
         using (var runtime = TestModels.Runtime(_directory.Path))

@@ -53,6 +53,7 @@ agentBuilder.Logging.AddConsole().SetMinimumLevel(LogLevel.Warning);
 agentBuilder.Services.AddFractalSync(agentBuilder.Configuration);
 agentBuilder.Services.AddFractalInference(agentBuilder.Configuration);
 agentBuilder.Services.AddFractalPredictions();
+agentBuilder.Services.AddFractalLocalRetraining();
 using var agent = agentBuilder.Build();
 await agent.StartAsync();
 var buffer = agent.Services.GetRequiredService<DurableBuffer>();

@@ -9,7 +9,30 @@ internal sealed class ModelDeployer(IModelRuntime runtime, IOptions<InferenceOpt
     private readonly ModelStore _store = new(options.Value.ModelDirectory);
     private readonly Lock _gate = new();
 
-    public ModelVersionInfo Deploy(string version, string specJson, byte[] onnxModel)
+    public ModelVersionInfo Deploy(string version, string specJson, byte[] onnxModel) =>
+        DeployCore(expectedActive: null, version, specJson, onnxModel)!;
+
+    public ModelVersionInfo? DeployReplacing(string expectedActive, string version, string specJson, byte[] onnxModel)
+    {
+        ArgumentNullException.ThrowIfNull(expectedActive);
+        return DeployCore(expectedActive, version, specJson, onnxModel);
+    }
+
+    public StagedModel? ReadActive()
+    {
+        lock (_gate)
+        {
+            if (runtime.Active?.Version is not { } version)
+            {
+                return null;
+            }
+
+            var (spec, model) = _store.Load(version);
+            return new StagedModel(version, spec, model);
+        }
+    }
+
+    private ModelVersionInfo? DeployCore(string? expectedActive, string version, string specJson, byte[] onnxModel)
     {
         ModelStore.ValidateVersion(version);
         ModelSpec spec;
@@ -24,6 +47,11 @@ internal sealed class ModelDeployer(IModelRuntime runtime, IOptions<InferenceOpt
 
         lock (_gate)
         {
+            if (expectedActive is not null && runtime.Active?.Version != expectedActive)
+            {
+                return null;
+            }
+
             // Activate first: a rejected model must never be staged where a restart would load it.
             var info = runtime.Activate(version, spec, onnxModel);
             System.IO.Directory.CreateDirectory(_store.Directory);

@@ -21,6 +21,8 @@ public sealed class InferenceMetrics
         {
             Buckets = Histogram.ExponentialBuckets(0.00005, 2, 14), // 50 µs to 0.4 s
         });
+        LocalTrainings = factory.CreateCounter("fractal_local_trainings_total", "Local retrainings on a stream's training reservoir, by outcome (kept, discarded, skipped, failed).", "stream", "outcome");
+        HoldoutAccuracy = factory.CreateGauge("fractal_local_training_holdout_accuracy", "Holdout accuracy of the last local retraining: the active model before it and the retrained one.", "stream", "model");
     }
 
     public Counter Published { get; }
@@ -32,6 +34,10 @@ public sealed class InferenceMetrics
     public Counter Correct { get; }
 
     public Histogram Latency { get; }
+
+    public Counter LocalTrainings { get; }
+
+    public Gauge HoldoutAccuracy { get; }
 }
 
 /// <summary>Why a reading of an inference stream got no prediction (the <c>reason</c> label).</summary>

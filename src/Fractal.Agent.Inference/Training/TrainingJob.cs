@@ -31,14 +31,33 @@ public sealed record TrainingJobRequest(ModelSpec Spec, ModelParameters InitialP
 
     /// <summary>Seed for shuffling.</summary>
     public int Seed { get; init; }
+
+    /// <summary>
+    /// Samples held out of training, on which the job scores both the initial and the trained
+    /// parameters so that the caller can keep the result only if it is better; null skips that.
+    /// </summary>
+    public HoldoutSet? Holdout { get; init; }
 }
+
+/// <summary>Labeled samples to score parameters on (not trained on).</summary>
+/// <param name="Images">Count x Spec.InputSize raw values.</param>
+/// <param name="Labels">Count class indices.</param>
+/// <param name="Count">Samples to score.</param>
+public sealed record HoldoutSet(float[] Images, int[] Labels, int Count);
+
+/// <summary>Accuracy on a <see cref="HoldoutSet"/> of the parameters a job started from and of those it produced.</summary>
+public sealed record HoldoutAccuracy(double Before, double After);
 
 /// <summary>The outcome of a training job.</summary>
 /// <param name="JobId">Identifier for logs.</param>
 /// <param name="Parameters">The trained parameters.</param>
 /// <param name="Report">Losses and steps.</param>
 /// <param name="SampleCount">Samples trained on (the FedAvg weight of this update).</param>
-public sealed record TrainingJobResult(string JobId, ModelParameters Parameters, TrainingReport Report, int SampleCount);
+public sealed record TrainingJobResult(string JobId, ModelParameters Parameters, TrainingReport Report, int SampleCount)
+{
+    /// <summary>Scores on the request's <see cref="TrainingJobRequest.Holdout"/>, or null when it had none.</summary>
+    public HoldoutAccuracy? Holdout { get; init; }
+}
 
 /// <summary>
 /// Runs local training jobs one at a time on a dedicated thread, bounded in intra-op threads and

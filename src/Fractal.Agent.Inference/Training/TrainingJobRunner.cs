@@ -96,7 +96,18 @@ internal sealed class TrainingJobRunner : BackgroundService, ITrainingJobRunner
             };
             using var trainer = new LocalTrainer(r.Spec, trainerOptions, r.InitialParameters);
             var report = trainer.TrainEpochs(r.Images, r.Labels, r.Count, r.Epochs, r.BatchSize, r.Seed, cancellationToken);
-            var result = new TrainingJobResult(job.Id, trainer.GetParameters(), report, r.Count);
+            var trained = trainer.GetParameters();
+            HoldoutAccuracy? holdout = null;
+            if (r.Holdout is { } h)
+            {
+                // Scored here, on the job's thread and thread budget, like the training itself.
+                cancellationToken.ThrowIfCancellationRequested();
+                holdout = new HoldoutAccuracy(
+                    ModelEvaluator.Evaluate(r.Spec, r.InitialParameters, h.Images, h.Labels, h.Count, intraOpThreads: _options.TrainingIntraOpThreads),
+                    ModelEvaluator.Evaluate(r.Spec, trained, h.Images, h.Labels, h.Count, intraOpThreads: _options.TrainingIntraOpThreads));
+            }
+
+            var result = new TrainingJobResult(job.Id, trained, report, r.Count) { Holdout = holdout };
             InferenceLog.TrainingFinished(_logger, job.Id, report.Steps, report.FinalLoss);
             job.Completion.TrySetResult(result);
         }
@@ -129,6 +140,23 @@ internal sealed class TrainingJobRunner : BackgroundService, ITrainingJobRunner
         if (request.Images.LongLength < (long)request.Count * request.Spec.InputSize || request.Labels.Length < request.Count)
         {
             throw new ArgumentException($"The job's arrays do not hold {request.Count} samples of {request.Spec.InputSize} values.", nameof(request));
+        }
+
+        if (request.Holdout is { } holdout)
+        {
+            ArgumentNullException.ThrowIfNull(holdout.Images);
+            ArgumentNullException.ThrowIfNull(holdout.Labels);
+            if (holdout.Count <= 0 || (long)holdout.Count + request.Count > _options.MaxTrainingSamples)
+            {
+                throw new ArgumentException(
+                    $"A training job holds 1..{_options.MaxTrainingSamples} samples with its holdout ({InferenceOptions.SectionName}:{nameof(InferenceOptions.MaxTrainingSamples)}); this one has {request.Count} + {holdout.Count}.",
+                    nameof(request));
+            }
+
+            if (holdout.Images.LongLength < (long)holdout.Count * request.Spec.InputSize || holdout.Labels.Length < holdout.Count)
+            {
+                throw new ArgumentException($"The holdout's arrays do not hold {holdout.Count} samples of {request.Spec.InputSize} values.", nameof(request));
+            }
         }
     }
 

@@ -70,6 +70,11 @@ public sealed partial class StreamCatalog
                 throw new ConfigurationValueException(section.Path + ":Shape", string.Join(',', policy.Shape), "every dimension must be between 1 and 65536");
             }
 
+            if (policy.RetrainLocally && policy.TrainingReservoir == 0)
+            {
+                throw new ConfigurationValueException(section.Path + ":RetrainLocally", "true", "local retraining trains on the stream's training reservoir: set TrainingReservoir above 0");
+            }
+
             policies[section.Key] = policy;
         }
 

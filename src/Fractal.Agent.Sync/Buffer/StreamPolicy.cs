@@ -56,6 +56,14 @@ public sealed class StreamPolicy
     /// </summary>
     public bool Inference { get; set; }
 
+    /// <summary>
+    /// Distributed learning: the node retrains its active model on this stream's training
+    /// reservoir (needs <see cref="TrainingReservoir"/>) every <c>Inference:LocalTrainingInterval</c>
+    /// and keeps the result, on the node only, when it scores better on held-out samples.
+    /// <value>The default value is false.</value>
+    /// </summary>
+    public bool RetrainLocally { get; set; }
+
     /// <summary>Expected tensor shape, e.g. [28, 28]; empty accepts any shape. <value>The default value is empty.</value></summary>
     public int[] Shape { get; set; } = [];
 

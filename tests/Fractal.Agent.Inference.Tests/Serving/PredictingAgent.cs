@@ -65,6 +65,7 @@ internal sealed class PredictingAgent : IAsyncDisposable
         builder.Services.AddFractalSync(builder.Configuration);
         builder.Services.AddFractalInference(builder.Configuration);
         builder.Services.AddFractalPredictions();
+        builder.Services.AddFractalLocalRetraining();
         var host = builder.Build();
         await host.StartAsync();
 

@@ -172,6 +172,10 @@ public sealed class PredictionServiceTests : IDisposable
     [InlineData("Inference:PredictionQueueCapacity", "many")]
     [InlineData("Inference:IntraOpThreads", "-1")]
     [InlineData("Streams:camera:Inference", "yes please")]
+    [InlineData("Streams:camera:RetrainLocally", "true")]
+    [InlineData("Inference:LocalTrainingHoldoutFraction", "0.9")]
+    [InlineData("Inference:LocalTrainingInterval", "00:00:00")]
+    [InlineData("Inference:LocalTrainingMinSamples", "1")]
     public async Task InvalidInferenceConfiguration_FailsAtStart_NamingTheKey(string key, string value)
     {
         var ex = await Assert.ThrowsAnyAsync<Exception>(() => StartAsync((key, value)));

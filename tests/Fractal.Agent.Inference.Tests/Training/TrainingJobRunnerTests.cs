@@ -3,7 +3,7 @@ using Fractal.Learning.Specs;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
-namespace Fractal.Agent.Inference.Tests;
+namespace Fractal.Agent.Inference.Tests.Training;
 
 public sealed class TrainingJobRunnerTests
 {
@@ -61,6 +61,49 @@ public sealed class TrainingJobRunnerTests
         await runner.StopAsync(CancellationToken.None);
     }
 
+    [Fact]
+    public async Task RunAsync_WithHoldout_ScoresTheStartAndTheResult()
+    {
+        using var runner = await StartedRunner();
+        var train = SeparableJob(count: 256, epochs: 20);
+        var held = SeparableJob(count: 64, epochs: 1, seed: 2);
+        var request = train with { Holdout = new HoldoutSet(held.Images, held.Labels, held.Count) };
+
+        var result = await runner.RunAsync(request).WaitAsync(TimeSpan.FromSeconds(60));
+
+        var expectedBefore = Learning.Training.ModelEvaluator.Evaluate(request.Spec, request.InitialParameters, held.Images, held.Labels, held.Count);
+        var expectedAfter = Learning.Training.ModelEvaluator.Evaluate(request.Spec, result.Parameters, held.Images, held.Labels, held.Count);
+        Assert.Equal(expectedBefore, result.Holdout!.Before);
+        Assert.Equal(expectedAfter, result.Holdout.After);
+        Assert.True(result.Holdout.After > result.Holdout.Before, $"{result.Holdout}");
+        await runner.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task RunAsync_HoldoutBeyondTheSampleLimit_ThrowsNamingTheLimit()
+    {
+        using var runner = await StartedRunner(maxSamples: 300);
+        var held = SeparableJob(count: 64, epochs: 1, seed: 2);
+        var request = SeparableJob(count: 256, epochs: 1) with { Holdout = new HoldoutSet(held.Images, held.Labels, held.Count) };
+
+        var ex = await Assert.ThrowsAsync<ArgumentException>(() => runner.RunAsync(request));
+
+        Assert.Contains("256 + 64", ex.Message, StringComparison.Ordinal);
+        await runner.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task RunAsync_HoldoutArraysShorterThanItsCount_Throws()
+    {
+        using var runner = await StartedRunner();
+        var request = SeparableJob(count: 64, epochs: 1) with { Holdout = new HoldoutSet(new float[10], new int[10], 10) };
+
+        var ex = await Assert.ThrowsAsync<ArgumentException>(() => runner.RunAsync(request));
+
+        Assert.Contains("holdout", ex.Message, StringComparison.Ordinal);
+        await runner.StopAsync(CancellationToken.None);
+    }
+
     private static async Task<TrainingJobRunner> StartedRunner(int maxSamples = 20_000)
     {
         var runner = new TrainingJobRunner(
@@ -71,10 +114,10 @@ public sealed class TrainingJobRunnerTests
     }
 
     /// <summary>Class = index of the largest of the first three inputs: learnable by one dense layer.</summary>
-    private static TrainingJobRequest SeparableJob(int count, int epochs)
+    private static TrainingJobRequest SeparableJob(int count, int epochs, int seed = 1)
     {
         var spec = TestModels.Spec();
-        var random = new Random(1);
+        var random = new Random(seed);
         var images = new float[count * TestModels.Inputs];
         var labels = new int[count];
         for (var i = 0; i < count; i++)
