@@ -123,7 +123,8 @@ public sealed class LocalRetrainingService : BackgroundService
             return RetrainingOutcome.Skipped(stream, "no model is active");
         }
 
-        var samples = UsableSamples(_buffer.ReadTrainingSamples(stream), active.Spec, out var unusable);
+        var seed = Interlocked.Increment(ref _attempts);
+        var samples = UsableSamples(_buffer.ReadTrainingSamples(stream, _options.MaxTrainingSamples, seed), active.Spec, out var unusable);
         if (samples.Count < _options.LocalTrainingMinSamples)
         {
             return RetrainingOutcome.Skipped(stream, string.Create(
@@ -142,7 +143,6 @@ public sealed class LocalRetrainingService : BackgroundService
             return RetrainingOutcome.Failed(stream, active.Version, $"the active model's weights could not be read: {ex.Message}");
         }
 
-        var seed = Interlocked.Increment(ref _attempts);
         var request = Split(active.Spec, initial, samples, seed);
         TrainingJobResult result;
         try

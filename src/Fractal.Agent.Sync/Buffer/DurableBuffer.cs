@@ -296,9 +296,14 @@ public sealed partial class DurableBuffer : IAsyncDisposable
         }
     }
 
-    /// <summary>Labeled samples in a stream's training reservoir.</summary>
-    public IReadOnlyList<TrainingSample> ReadTrainingSamples(string stream)
+    /// <summary>
+    /// Labeled samples in a stream's training reservoir: all of them, or, when it holds more than
+    /// <paramref name="maxSamples"/>, a uniform sample of that many (seeded by <paramref name="seed"/>),
+    /// so that a large reservoir never has to fit in memory at once.
+    /// </summary>
+    public IReadOnlyList<TrainingSample> ReadTrainingSamples(string stream, int maxSamples = int.MaxValue, int seed = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxSamples);
         _engineSwap.EnterReadLock();
         try
         {
@@ -307,15 +312,35 @@ public sealed partial class DurableBuffer : IAsyncDisposable
                 return [];
             }
 
-            return Database.GetCollection(state.ReservoirCollection).FindAll()
-                .Select(d => new TrainingSample(ToShape(d["sh"].AsArray), d["v"].AsBinary, d["l"].AsInt32))
-                .ToList();
+            // Algorithm R over LiteDB's cursor: memory for maxSamples samples, whatever the reservoir holds.
+            var random = new Random(seed);
+            var kept = new List<TrainingSample>();
+            long seen = 0;
+            foreach (var d in Database.GetCollection(state.ReservoirCollection).FindAll())
+            {
+                seen++;
+                if (kept.Count < maxSamples)
+                {
+                    kept.Add(ToTrainingSample(d));
+                    continue;
+                }
+
+                var slot = random.NextInt64(seen);
+                if (slot < maxSamples)
+                {
+                    kept[(int)slot] = ToTrainingSample(d);
+                }
+            }
+
+            return kept;
         }
         finally
         {
             _engineSwap.ExitReadLock();
         }
     }
+
+    private static TrainingSample ToTrainingSample(BsonDocument d) => new(ToShape(d["sh"].AsArray), d["v"].AsBinary, d["l"].AsInt32);
 
     /// <summary>Figures for metrics, the demo and tests.</summary>
     public BufferStats GetStats() => new(Interlocked.Read(ref _committedBytes), Interlocked.Read(ref _committedRecords), FileBytes(), _options.QuotaBytes, Volatile.Read(ref _blockedCount));

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Fractal.Agent.Sync.Buffer;
 using Fractal.Testing;
 using Microsoft.Extensions.Time.Testing;
@@ -260,6 +261,34 @@ public sealed class DurableBufferTests(ITestOutputHelper output) : IDisposable
         var samples = buffer.ReadTrainingSamples("f");
         Assert.Equal(10, samples.Count);
         Assert.All(samples, s => Assert.InRange(s.Label, 0, 2));
+    }
+
+    [Fact]
+    public async Task ReadTrainingSamples_MoreThanTheLimit_ReturnsASeededUniformSubsetOfThatSize()
+    {
+        await using var buffer = TestBuffers.Open(_dir.Path, Streams(("s", new StreamPolicy { TrainingReservoir = 200 })));
+        for (var i = 0; i < 200; i++)
+        {
+            await buffer.AppendAsync(TestBuffers.Reading("s", i, label: i % 3));
+        }
+
+        static float[] Values(IReadOnlyList<TrainingSample> samples) =>
+            [.. samples.Select(s => BinaryPrimitives.ReadSingleLittleEndian(s.Values)).Order()];
+        var all = Values(buffer.ReadTrainingSamples("s"));
+        var first = Values(buffer.ReadTrainingSamples("s", maxSamples: 50, seed: 1));
+        var again = Values(buffer.ReadTrainingSamples("s", maxSamples: 50, seed: 1));
+        var other = Values(buffer.ReadTrainingSamples("s", maxSamples: 50, seed: 2));
+
+        Assert.Equal(200, all.Length);
+        Assert.Equal(50, first.Length);
+        Assert.Equal(50, first.Distinct().Count());
+        Assert.Subset(all.ToHashSet(), first.ToHashSet());
+        Assert.Equal(first, again);
+        Assert.NotEqual(first, other);
+
+        // Uniform, not the cursor's first 50: later readings are as likely as earlier ones.
+        Assert.Contains(first, v => v >= 150);
+        Assert.Equal(200, buffer.ReadTrainingSamples("s", maxSamples: 500).Count);
     }
 
     [Fact]
