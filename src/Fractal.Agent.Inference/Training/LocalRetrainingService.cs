@@ -68,7 +68,7 @@ public sealed class LocalRetrainingService : BackgroundService
     {
         ArgumentNullException.ThrowIfNull(stream);
         var outcome = await RetrainCoreAsync(stream, cancellationToken);
-        _metrics.LocalTrainings.WithLabels(stream, outcome.Result.ToString().ToLowerInvariant()).Inc();
+        _metrics.LocalTrainings.WithLabels(stream, OutcomeLabel(outcome.Result)).Inc();
         if (outcome.Accuracy is { } accuracy)
         {
             _metrics.HoldoutAccuracy.WithLabels(stream, "active").Set(accuracy.Before);
@@ -195,6 +195,15 @@ public sealed class LocalRetrainingService : BackgroundService
             };
     }
 
+    /// <summary>The <c>outcome</c> label of <c>fractal_local_trainings_total</c>.</summary>
+    private static string OutcomeLabel(RetrainingResult result) => result switch
+    {
+        RetrainingResult.Kept => "kept",
+        RetrainingResult.Discarded => "discarded",
+        RetrainingResult.Skipped => "skipped",
+        _ => "failed",
+    };
+
     /// <summary>
     /// The name of a version retrained from <paramref name="activeVersion"/>: the version it
     /// descends from (the hub's, before any earlier local suffix) and the time, to the millisecond.
@@ -215,9 +224,9 @@ public sealed class LocalRetrainingService : BackgroundService
     /// all finite, with a label below its class count. Sensors may change or misbehave after
     /// their readings were accepted; such samples are counted and left out, never trained on.
     /// </summary>
-    private static List<(float[] Values, int Label)> UsableSamples(IReadOnlyList<TrainingSample> reservoir, ModelSpec spec, out int unusable)
+    private static List<TrainingSample> UsableSamples(IReadOnlyList<TrainingSample> reservoir, ModelSpec spec, out int unusable)
     {
-        var usable = new List<(float[] Values, int Label)>(reservoir.Count);
+        var usable = new List<TrainingSample>(reservoir.Count);
         unusable = 0;
         foreach (var sample in reservoir)
         {
@@ -227,19 +236,20 @@ public sealed class LocalRetrainingService : BackgroundService
                 continue;
             }
 
-            // Readings are float32 little-endian (PayloadDecoder).
-            var values = MemoryMarshal.Cast<byte, float>(sample.Values).ToArray();
-            if (!AllFinite(values))
+            if (!AllFinite(AsFloats(sample)))
             {
                 unusable++;
                 continue;
             }
 
-            usable.Add((values, sample.Label));
+            usable.Add(sample);
         }
 
         return usable;
     }
+
+    /// <summary>A sample's values in place: readings are float32 little-endian (PayloadDecoder).</summary>
+    private static ReadOnlySpan<float> AsFloats(TrainingSample sample) => MemoryMarshal.Cast<byte, float>(sample.Values);
 
     private static bool AllFinite(ReadOnlySpan<float> values)
     {
@@ -255,20 +265,21 @@ public sealed class LocalRetrainingService : BackgroundService
     }
 
     /// <summary>Shuffles the samples (seeded), caps them at the job limit and holds a fraction out for scoring.</summary>
-    private TrainingJobRequest Split(ModelSpec spec, ModelParameters initial, List<(float[] Values, int Label)> samples, int seed)
+    private TrainingJobRequest Split(ModelSpec spec, ModelParameters initial, List<TrainingSample> samples, int seed)
     {
         new Random(seed).Shuffle(CollectionsMarshal.AsSpan(samples));
         var total = Math.Min(samples.Count, _options.MaxTrainingSamples);
         var holdoutCount = Math.Clamp((int)Math.Round(total * _options.LocalTrainingHoldoutFraction), 1, total - 1);
         var trainCount = total - holdoutCount;
 
+        // The one copy of the values: straight from the reservoir's bytes into the job's arrays.
         (float[] Images, int[] Labels) Pack(int from, int count)
         {
             var images = new float[count * spec.InputSize];
             var labels = new int[count];
             for (var i = 0; i < count; i++)
             {
-                samples[from + i].Values.CopyTo(images, i * spec.InputSize);
+                AsFloats(samples[from + i]).CopyTo(images.AsSpan(i * spec.InputSize, spec.InputSize));
                 labels[i] = samples[from + i].Label;
             }
 
